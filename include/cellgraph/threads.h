@@ -1,0 +1,21 @@
+/* cellgraph/threads.h: the thread count (OpenMP, and OpenBLAS which shares the OpenMP runtime).
+ *
+ * Determinism: every float reduction in cellgraph uses a fixed partition (fixed-size blocks summed in a
+ * fixed order), so a run is bitwise reproducible for a given seed and thread count.
+ */
+#ifndef CELLGRAPH_THREADS_H
+#define CELLGRAPH_THREADS_H
+
+#include "cellgraph/error.h"
+
+/* Sets the threads used by cellgraph's loops and by BLAS. n >= 1. Errors: CG_ERR_INVALID_ARG. */
+cg_status cg_set_num_threads(int n);
+
+/* Current thread count. */
+int cg_get_num_threads(void);
+
+/* Applies $CELLGRAPH_THREADS when set (a positive integer), else leaves the default (all cores).
+ * Errors: CG_ERR_INVALID_ARG naming the bad value. */
+cg_status cg_threads_from_env(void);
+
+#endif

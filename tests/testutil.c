@@ -1,0 +1,49 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void tu_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed) {
+    uint64_t s = seed;
+    for (int64_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (float)((splitmix64(&s) >> 40) * (1.0 / 16777216.0));
+}
+
+double tu_max_rel_err(const float *a, const double *b, int64_t n, double floor, int64_t *worst) {
+    double m = 0;
+    int64_t w = -1;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]) / fmax(fabs(b[i]), floor);
+        if (!(d <= m)) { /* also catches NaN */
+            m = isnan(d) ? INFINITY : d;
+            w = i;
+        }
+    }
+    if (worst) *worst = w;
+    return m;
+}
+
+void tu_check_close(const char *label, const float *a, const double *b, int64_t n, double rel, double floor) {
+    int64_t w;
+    double e = tu_max_rel_err(a, b, n, floor, &w);
+    if (!(e <= rel)) {
+        print_error("%s: max rel err %.3g > %.3g at [%lld]: got %.9g, want %.9g\n", label, e, rel, (long long)w,
+                    (double)a[w], b[w]);
+        fail();
+    }
+}
+
+const char *tu_temp_path(char *buf, size_t len, const char *name) {
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    snprintf(buf, len, "%s/cgtest_%d_%s", dir, (int)getpid(), name);
+    return buf;
+}

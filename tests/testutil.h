@@ -1,0 +1,24 @@
+/* Shared helpers for cellgraph's cmocka tests. */
+#ifndef CG_TESTUTIL_H
+#define CG_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+/* Fills x[0..n) with uniform values in [lo, hi) from a fixed-seed generator (test-only, not Philox). */
+void tu_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed);
+
+/* Largest |a-b| / max(|b|, floor) over n elements; index of the worst in *worst (may be NULL). */
+double tu_max_rel_err(const float *a, const double *b, int64_t n, double floor, int64_t *worst);
+
+/* Asserts (through cmocka) that float a matches double reference b within rel (relative to
+ * max(|b|, floor)); prints the worst element with label on failure. */
+void tu_check_close(const char *label, const float *a, const double *b, int64_t n, double rel, double floor);
+
+/* Path of a scratch file under the build's temporary directory, unique per process; written to buf. */
+const char *tu_temp_path(char *buf, size_t len, const char *name);
+
+#endif
