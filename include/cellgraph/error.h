@@ -43,6 +43,10 @@ void cg_clear_error(void);
 cg_status cg_error(cg_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 cg_status cg_verror(cg_status s, const char *fmt, va_list ap);
 
+/* Records status s with a printf-style prefix put before the current message ("prefix: old message"),
+ * for callers that add context to an error from a lower layer. Returns s. */
+cg_status cg_error_wrap(cg_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #ifdef __cplusplus
 }
 #endif

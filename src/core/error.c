@@ -36,6 +36,18 @@ cg_status cg_verror(cg_status s, const char *fmt, va_list ap) {
     return s;
 }
 
+cg_status cg_error_wrap(cg_status s, const char *fmt, ...) {
+    char old[sizeof tls_msg];
+    memcpy(old, tls_msg, sizeof old); /* the message is both an input and the output */
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tls_msg, sizeof tls_msg, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof tls_msg && old[0]) snprintf(tls_msg + n, sizeof tls_msg - n, ": %s", old);
+    tls_status = s;
+    return s;
+}
+
 cg_status cg_error(cg_status s, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

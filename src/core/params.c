@@ -23,7 +23,7 @@ cg_status cg_params_add(cg_param_store *ps, const char *name, int ndim, const in
     if (st != CG_OK) {
         free(t);
         free(nm);
-        return cg_error(st, "params: '%s': %s", name, cg_last_error());
+        return cg_error_wrap(st, "params: '%s'", name);
     }
     if (ps->count == ps->cap) {
         int cap = ps->cap ? 2 * ps->cap : 32;

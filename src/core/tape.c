@@ -29,6 +29,12 @@ cg_status cg_ctx_reset(cg_ctx *ctx) {
 
 uint64_t cg_ctx_allocations(const cg_ctx *ctx) { return cg_arena_mallocs(&ctx->arena) + ctx->tape_reallocs; }
 
+/* records a failure whose message a lower layer has already set */
+static void *fail_keep_message(cg_ctx *ctx, cg_status s) {
+    if (ctx->status == CG_OK) ctx->status = s;
+    return NULL;
+}
+
 void *cg_ctx_fail(cg_ctx *ctx, cg_status s, const char *fmt, ...) {
     if (ctx->status == CG_OK) {
         va_list ap;
@@ -42,9 +48,9 @@ void *cg_ctx_fail(cg_ctx *ctx, cg_status s, const char *fmt, ...) {
 
 static cg_tensor *tensor_record(cg_ctx *ctx, cg_dtype dtype, int ndim, const int64_t *shape) {
     cg_tensor *t = cg_arena_alloc(&ctx->arena, sizeof *t);
-    if (!t) return cg_ctx_fail(ctx, CG_ERR_NOMEM, "%s", cg_last_error());
+    if (!t) return fail_keep_message(ctx, CG_ERR_NOMEM);
     memset(t, 0, sizeof *t);
-    if (cg_tensor_set_shape(t, dtype, ndim, shape) != CG_OK) return cg_ctx_fail(ctx, CG_ERR_SHAPE, "%s", cg_last_error());
+    if (cg_tensor_set_shape(t, dtype, ndim, shape) != CG_OK) return fail_keep_message(ctx, CG_ERR_SHAPE);
     return t;
 }
 
@@ -52,7 +58,7 @@ cg_tensor *cg_tensor_new(cg_ctx *ctx, cg_dtype dtype, int ndim, const int64_t *s
     cg_tensor *t = tensor_record(ctx, dtype, ndim, shape);
     if (!t) return NULL;
     t->data = cg_arena_alloc(&ctx->arena, (size_t)t->numel * cg_dtype_size(dtype));
-    if (!t->data) return cg_ctx_fail(ctx, CG_ERR_NOMEM, "%s", cg_last_error());
+    if (!t->data) return fail_keep_message(ctx, CG_ERR_NOMEM);
     return t;
 }
 
@@ -104,7 +110,7 @@ cg_tape_entry *cg_tape_record(cg_ctx *ctx, cg_backward_fn fn, cg_tensor *out, cg
 float *cg_grad_of(cg_ctx *ctx, cg_tensor *t) {
     if (!t->grad) {
         t->grad = cg_arena_calloc(&ctx->arena, (size_t)t->numel * sizeof(float));
-        if (!t->grad) cg_ctx_fail(ctx, CG_ERR_NOMEM, "%s", cg_last_error());
+        if (!t->grad) fail_keep_message(ctx, CG_ERR_NOMEM);
     }
     return t->grad;
 }
@@ -122,7 +128,7 @@ static cg_status run_backward(cg_ctx *ctx) {
 
 cg_status cg_backward_from(cg_ctx *ctx, cg_tensor *out, const float *dout) {
     if (ctx->status != CG_OK)
-        return cg_error(CG_ERR_STATE, "backward: the forward pass failed earlier: %s", cg_last_error());
+        return cg_error_wrap(CG_ERR_STATE, "backward: the forward pass failed earlier");
     if (!out) return cg_error(CG_ERR_INVALID_ARG, "backward: output is NULL");
     if (!out->requires_grad) return cg_error(CG_ERR_STATE, "backward: output does not depend on any parameter");
     float *g = cg_grad_of(ctx, out);

@@ -95,21 +95,27 @@ void cg_segment_max_backward(float *dx, const float *dout, const int32_t *argmax
         }
 }
 
+/* Heads are processed in chunks of up to 16 with the head index innermost, so the entry loop streams
+ * through contiguous memory and vectorises. */
 void cg_segment_softmax_forward(float *y, const float *x, const cg_csr *csr, int64_t H) {
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t s = 0; s < csr->n_rows; s++) {
         int64_t e0 = csr->rowptr[s], e1 = csr->rowptr[s + 1];
-        for (int64_t h = 0; h < H; h++) {
-            float m = -INFINITY;
-            for (int64_t e = e0; e < e1; e++) m = fmaxf(m, x[e * H + h]);
-            float z = 0.0f;
-            for (int64_t e = e0; e < e1; e++) {
-                float v = expf(x[e * H + h] - m);
-                y[e * H + h] = v;
-                z += v;
-            }
-            float inv = 1.0f / z;
-            for (int64_t e = e0; e < e1; e++) y[e * H + h] *= inv;
+        for (int64_t h0 = 0; h0 < H; h0 += 16) {
+            int64_t nh = H - h0 < 16 ? H - h0 : 16;
+            float m[16], z[16];
+            for (int64_t h = 0; h < nh; h++) m[h] = -INFINITY, z[h] = 0.0f;
+            for (int64_t e = e0; e < e1; e++)
+                for (int64_t h = 0; h < nh; h++) m[h] = fmaxf(m[h], x[e * H + h0 + h]);
+            for (int64_t e = e0; e < e1; e++)
+                for (int64_t h = 0; h < nh; h++) {
+                    float v = expf(x[e * H + h0 + h] - m[h]);
+                    y[e * H + h0 + h] = v;
+                    z[h] += v;
+                }
+            for (int64_t h = 0; h < nh; h++) z[h] = 1.0f / z[h];
+            for (int64_t e = e0; e < e1; e++)
+                for (int64_t h = 0; h < nh; h++) y[e * H + h0 + h] *= z[h];
         }
     }
 }
@@ -118,10 +124,16 @@ void cg_segment_softmax_backward(float *dx, const float *dy, const float *y, con
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t s = 0; s < csr->n_rows; s++) {
         int64_t e0 = csr->rowptr[s], e1 = csr->rowptr[s + 1];
-        for (int64_t h = 0; h < H; h++) {
-            float dot = 0.0f;
-            for (int64_t e = e0; e < e1; e++) dot += y[e * H + h] * dy[e * H + h];
-            for (int64_t e = e0; e < e1; e++) dx[e * H + h] += y[e * H + h] * (dy[e * H + h] - dot);
+        for (int64_t h0 = 0; h0 < H; h0 += 16) {
+            int64_t nh = H - h0 < 16 ? H - h0 : 16;
+            float dot[16] = {0};
+            for (int64_t e = e0; e < e1; e++)
+                for (int64_t h = 0; h < nh; h++) dot[h] += y[e * H + h0 + h] * dy[e * H + h0 + h];
+            for (int64_t e = e0; e < e1; e++)
+                for (int64_t h = 0; h < nh; h++) {
+                    int64_t k = e * H + h0 + h;
+                    dx[k] += y[k] * (dy[k] - dot[h]);
+                }
         }
     }
 }
