@@ -43,7 +43,14 @@ cg_status cg_error_wrap(cg_status s, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(tls_msg, sizeof tls_msg, fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof tls_msg && old[0]) snprintf(tls_msg + n, sizeof tls_msg - n, ": %s", old);
+    if (n >= 0 && (size_t)n + 3 < sizeof tls_msg && old[0]) {
+        /* append ": old", truncated to the buffer */
+        size_t k = strnlen(old, sizeof tls_msg - (size_t)n - 3);
+        tls_msg[n] = ':';
+        tls_msg[n + 1] = ' ';
+        memcpy(tls_msg + n + 2, old, k);
+        tls_msg[n + 2 + k] = '\0';
+    }
     tls_status = s;
     return s;
 }
