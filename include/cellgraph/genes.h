@@ -26,8 +26,16 @@ typedef enum cg_lookup {
 
 /* Reads the ORF rows of SGD_features.tab at path. Errors: CG_ERR_IO (missing/unreadable file, with the
  * path), CG_ERR_FORMAT ("<path>: line N: ..." for a row with too few columns, an empty or duplicate
- * systematic name), CG_ERR_NOMEM. */
+ * systematic name, where names differing only in case count as the same; a file without ORF rows),
+ * CG_ERR_NOMEM. Names and aliases are kept verbatim except for surrounding whitespace. */
 cg_status cg_genes_load(const char *path, cg_genes **out);
+
+/* Builds the same resolver from n gene rows given as arrays (systematic names required; standard,
+ * qualifier and aliases ('|'-separated) may be NULL arrays or hold NULL/"" entries), e.g. the tables a
+ * graph file stores. Rows need not be sorted. Errors: CG_ERR_INVALID_ARG (an empty systematic name),
+ * CG_ERR_FORMAT (duplicate systematic names, n == 0), CG_ERR_NOMEM. */
+cg_status cg_genes_create(int32_t n, const char *const *systematic, const char *const *standard,
+                          const char *const *qualifier, const char *const *aliases, cg_genes **out);
 
 void cg_genes_free(cg_genes *g);
 
@@ -40,11 +48,21 @@ const char *cg_genes_systematic(const cg_genes *g, int32_t i);
 /* Standard name of gene i (e.g. "TFC3"), or "" when it has none. */
 const char *cg_genes_standard(const cg_genes *g, int32_t i);
 
-/* SGD qualifier of gene i: "Verified", "Uncharacterized", "Dubious", "silenced_gene", ... */
+/* Aliases of gene i as listed in the file, each trimmed, joined by '|' ("" when none; NULL when i is
+ * out of range). */
+const char *cg_genes_aliases(const cg_genes *g, int32_t i);
+
+/* SGD qualifier of gene i: "Verified", "Uncharacterized", "Dubious", "silenced_gene", ... kept verbatim
+ * (4 genes have "Verified|silenced_gene"). The three name accessors return NULL when i is out of range. */
 const char *cg_genes_qualifier(const cg_genes *g, int32_t i);
 
+/* Index of the gene whose systematic name is exactly sys (case-sensitive, as in the file), or -1. For
+ * files that key genes by systematic name (STRING "4932.<ORF>", strain ids). O(log n). */
+int32_t cg_genes_index_of_systematic(const cg_genes *g, const char *sys);
+
 /* Looks a name up without touching the error state (for readers that count unresolved names). On
- * CG_LOOKUP_FOUND, *index receives the gene. O(log n). */
+ * CG_LOOKUP_FOUND, *index receives the gene. O(log n). Leading and trailing whitespace of name is
+ * ignored; case is compared in ASCII only (other bytes must match exactly). */
 cg_lookup cg_genes_lookup(const cg_genes *g, const char *name, int32_t *index);
 
 /* Resolves a name to a gene index. Errors: CG_ERR_NOT_FOUND "unknown gene 'X'; closest known names:
