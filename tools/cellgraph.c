@@ -1,11 +1,11 @@
-/* cellgraph: command-line tool. Subcommands arrive with later issues (graph, data, train, eval,
- * predict, screen). */
+/* cellgraph: command-line tool. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cellgraph/error.h"
 #include "cellgraph/threads.h"
+#include "cli.h"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -14,12 +14,48 @@ static void usage(FILE *f) {
             "Heterogeneous graph models of the yeast cell: build the cell graph from public data, train\n"
             "graph neural networks on it, predict fitness and genetic interactions of gene deletions.\n"
             "\n"
+            "commands:\n"
+            "  graph build [--data DIR] [--recipe default|yeastract2013] [-o FILE]\n"
+            "                          build the cell graph from the raw yeast files\n"
+            "  graph info [FILE]       node and edge counts, degrees, isolated genes, unresolved names\n"
+            "  graph delete [--graph FILE] GENE [GENE ...]\n"
+            "                          what a deletion kills: genes, reaction nodes, edges per relation\n"
+            "\n"
             "global options:\n"
             "  --threads T   threads for compute (default: $CELLGRAPH_THREADS, else all cores)\n"
             "  --version     print the version and exit\n"
             "  --help        print this help and exit\n"
             "\n"
-            "commands: none yet in this version (graph, data, train, eval, predict and screen are planned)\n");
+            "The yeast data folder is --data DIR, else $CELLGRAPH_DATA, else ../shared/data/yeast beside\n"
+            "the source tree. The graph file defaults to $CELLGRAPH_GRAPH, else graph.safetensors.\n");
+}
+
+bool cli_option(int argc, char **argv, int *i, const char *name, const char **value, bool *bad) {
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0) return false;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return true;
+    }
+    if (a[n] != '\0') return false;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "cellgraph: option %s needs a value\n", name);
+        *bad = true;
+        return true;
+    }
+    *value = argv[++*i];
+    return true;
+}
+
+int cli_fail(void) {
+    fprintf(stderr, "cellgraph: %s\n", cg_last_error());
+    return 1;
+}
+
+const char *cli_default_graph_path(void) {
+    const char *p = getenv("CELLGRAPH_GRAPH");
+    return p && *p ? p : "graph.safetensors";
 }
 
 int main(int argc, char **argv) {
@@ -29,20 +65,23 @@ int main(int argc, char **argv) {
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        const char *v = NULL;
+        bool bad = false;
         if (strcmp(a, "--version") == 0) {
             printf("cellgraph %s\n", CG_VERSION);
             return 0;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
-        } else if (strcmp(a, "--threads") == 0 || strncmp(a, "--threads=", 10) == 0) {
-            const char *v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
+        } else if (cli_option(argc, argv, &i, "--threads", &v, &bad)) {
             char *end = NULL;
-            long n = v ? strtol(v, &end, 10) : 0;
-            if (!v || *end != '\0' || cg_set_num_threads((int)n) != CG_OK) {
+            long n = bad ? 0 : strtol(v, &end, 10);
+            if (bad || *end != '\0' || cg_set_num_threads((int)n) != CG_OK) {
                 fprintf(stderr, "cellgraph: --threads needs a positive integer, got '%s'\n", v ? v : "");
                 return 2;
             }
+        } else if (strcmp(a, "graph") == 0) {
+            return cmd_graph(argc - i, argv + i);
         } else if (a[0] == '-') {
             fprintf(stderr, "cellgraph: unknown option '%s' (see cellgraph --help)\n", a);
             return 2;

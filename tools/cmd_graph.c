@@ -1,0 +1,211 @@
+/* cellgraph graph build | info | delete */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cellgraph/deletion.h"
+#include "cellgraph/genes.h"
+#include "cellgraph/graph.h"
+#include "cli.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int graph_build(int argc, char **argv) {
+    const char *data = NULL, *recipe = "default", *out = cli_default_graph_path();
+    for (int i = 1; i < argc; i++) {
+        bool bad = false;
+        if (cli_option(argc, argv, &i, "--data", &data, &bad) || cli_option(argc, argv, &i, "--recipe", &recipe, &bad) ||
+            cli_option(argc, argv, &i, "-o", &out, &bad) || cli_option(argc, argv, &i, "--output", &out, &bad)) {
+            if (bad) return 2;
+        } else {
+            fprintf(stderr, "cellgraph graph build: unknown argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!cg_recipe_known(recipe)) {
+        fprintf(stderr, "cellgraph graph build: unknown recipe '%s' (known: default, yeastract2013)\n", recipe);
+        return 2;
+    }
+    char dir[4096];
+    if (cg_data_dir(data, dir, sizeof dir) != CG_OK) return cli_fail();
+    double t0 = now();
+    cg_graph *g = NULL;
+    if (cg_graph_build(dir, recipe, &g) != CG_OK) return cli_fail();
+    double t1 = now();
+    if (cg_graph_save(g, out) != CG_OK) {
+        cg_graph_free(g);
+        return cli_fail();
+    }
+    printf("built the cell graph from %s (recipe %s) in %.2f s\n", dir, recipe, t1 - t0);
+    for (int t = 0; t < CG_NODE_TYPES; t++)
+        printf("  %-10s %8lld nodes\n", cg_node_type_name(t), (long long)cg_graph_num_nodes(g, t));
+    for (int r = 0; r < CG_RELATIONS; r++) {
+        const cg_relation *rel = cg_graph_relation(g, r);
+        printf("  (%s, %s, %s) %lld edges\n", cg_node_type_name(rel->src_type), rel->name,
+               cg_node_type_name(rel->dst_type), (long long)rel->n_edges);
+    }
+    printf("wrote %s (checksum %08x)\n", out, cg_graph_checksum(g));
+    cg_graph_free(g);
+    return 0;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int graph_info(int argc, char **argv) {
+    const char *path = cli_default_graph_path();
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-') {
+            fprintf(stderr, "cellgraph graph info: unknown option '%s'\n", argv[i]);
+            return 2;
+        }
+        path = argv[i];
+    }
+    double t0 = now();
+    cg_graph *g = NULL;
+    if (cg_graph_load(path, &g) != CG_OK) return cli_fail();
+    double t1 = now();
+    printf("%s: cell graph, recipe %s, checksum %08x (loaded in %.1f ms)\n\n", path, cg_graph_recipe(g),
+           cg_graph_checksum(g), (t1 - t0) * 1e3);
+    printf("%-12s %10s\n", "node type", "nodes");
+    for (int t = 0; t < CG_NODE_TYPES; t++)
+        printf("%-12s %10lld\n", cg_node_type_name(t), (long long)cg_graph_num_nodes(g, t));
+    printf("\n%-38s %9s   in-degree of destinations: %s\n", "relation", "edges", "min  p25  p50  p75  p90  p99   max  zero");
+    int64_t maxn = 0;
+    for (int t = 0; t < CG_NODE_TYPES; t++) maxn = cg_graph_num_nodes(g, t) > maxn ? cg_graph_num_nodes(g, t) : maxn;
+    int64_t *deg = malloc((size_t)(maxn + 1) * sizeof *deg);
+    for (int r = 0; r < CG_RELATIONS; r++) {
+        const cg_relation *rel = cg_graph_relation(g, r);
+        int64_t n = cg_graph_num_nodes(g, rel->dst_type), zero = 0;
+        for (int64_t d = 0; d < n; d++) zero += (deg[d] = rel->rowptr[d + 1] - rel->rowptr[d]) == 0;
+        qsort(deg, (size_t)n, sizeof *deg, cmp_i64);
+#define Q(p) (long long)deg[(int64_t)((p) * (n - 1))]
+        char name[64];
+        snprintf(name, sizeof name, "(%s, %s, %s)", cg_node_type_name(rel->src_type), rel->name,
+                 cg_node_type_name(rel->dst_type));
+        printf("%-38s %9lld   %30lld %4lld %4lld %4lld %4lld %4lld %5lld %5lld\n", name, (long long)rel->n_edges, Q(0),
+               Q(0.25), Q(0.5), Q(0.75), Q(0.9), Q(0.99), Q(1), (long long)zero);
+#undef Q
+    }
+    free(deg);
+    /* genes with no edge at all (in or out, any relation) */
+    int64_t ng = cg_graph_num_nodes(g, CG_GENE), isolated = 0;
+    char *touched = calloc((size_t)ng, 1);
+    for (int r = 0; r < CG_RELATIONS; r++) {
+        const cg_relation *rel = cg_graph_relation(g, r);
+        for (int64_t e = 0; e < rel->n_edges; e++) {
+            if (rel->src_type == CG_GENE) touched[rel->src[e]] = 1;
+            if (rel->dst_type == CG_GENE) touched[rel->dst[e]] = 1;
+        }
+    }
+    printf("\nisolated genes (no edge in any relation): ");
+    for (int64_t i = 0; i < ng; i++) isolated += !touched[i];
+    printf("%lld", (long long)isolated);
+    int shown = 0;
+    for (int64_t i = 0; i < ng && shown < 8; i++)
+        if (!touched[i]) printf("%s%s", shown++ ? ", " : " (e.g. ", cg_graph_node_name(g, CG_GENE, i));
+    printf("%s\n", shown ? ", ...)" : "");
+    free(touched);
+    printf("\n%-40s %9s %9s %10s %10s %8s  %s\n", "source", "rows", "pairs", "unres.rows", "unres.names", "dropped",
+           "unresolved examples");
+    for (int i = 0; i < cg_graph_num_sources(g); i++) {
+        const cg_graph_source *s = cg_graph_source_at(g, i);
+        printf("%-40s %9lld %9lld %10lld %10lld %8lld  %s\n", s->name, (long long)s->rows, (long long)s->pairs,
+               (long long)s->unresolved_rows, (long long)s->unresolved_names, (long long)s->dropped_columns,
+               s->examples);
+    }
+    printf("\nsource files: %s\n", cg_graph_sources_json(g));
+    cg_graph_free(g);
+    return 0;
+}
+
+static int graph_delete(int argc, char **argv) {
+    const char *path = cli_default_graph_path();
+    const char *names[64];
+    int n = 0;
+    for (int i = 1; i < argc; i++) {
+        bool bad = false;
+        if (cli_option(argc, argv, &i, "--graph", &path, &bad)) {
+            if (bad) return 2;
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "cellgraph graph delete: unknown option '%s'\n", argv[i]);
+            return 2;
+        } else if (n < 64) {
+            names[n++] = argv[i];
+        } else {
+            fprintf(stderr, "cellgraph graph delete: at most 64 genes\n");
+            return 2;
+        }
+    }
+    if (n == 0) {
+        fprintf(stderr, "usage: cellgraph graph delete [--graph FILE] GENE [GENE ...]\n");
+        return 2;
+    }
+    cg_graph *g = NULL;
+    if (cg_graph_load(path, &g) != CG_OK) return cli_fail();
+    cg_genes *genes = NULL;
+    if (cg_graph_genes(g, &genes) != CG_OK) {
+        cg_graph_free(g);
+        return cli_fail();
+    }
+    int32_t idx[64];
+    for (int k = 0; k < n; k++)
+        if (cg_genes_resolve(genes, names[k], &idx[k]) != CG_OK) {
+            cg_genes_free(genes);
+            cg_graph_free(g);
+            return cli_fail();
+        }
+    uint64_t *block = malloc((size_t)cg_deletion_words(g) * sizeof *block);
+    if (!block || cg_deletion_compute(g, idx, n, block) != CG_OK) {
+        free(block);
+        cg_genes_free(genes);
+        cg_graph_free(g);
+        return cli_fail();
+    }
+    cg_dead_view d = cg_deletion_view(g, block);
+    printf("dead genes: %lld\n", (long long)cg_deletion_count(g, CG_GENE, d));
+    for (int64_t i = 0; i < cg_graph_num_nodes(g, CG_GENE); i++)
+        if (cg_bit_get(d.node[CG_GENE], i))
+            printf("  %s %s\n", cg_graph_node_name(g, CG_GENE, i), cg_graph_gene_standard_name(g, (int32_t)i));
+    printf("dead reaction nodes: %lld\n", (long long)cg_deletion_count(g, CG_REACTION, d));
+    for (int64_t i = 0; i < cg_graph_num_nodes(g, CG_REACTION); i++)
+        if (cg_bit_get(d.node[CG_REACTION], i)) {
+            const int32_t *tg;
+            int64_t nt;
+            cg_graph_reaction_genes(g, i, &tg, &nt);
+            printf("  %-22s %-8s %s  [", cg_graph_node_name(g, CG_REACTION, i), cg_graph_reaction_id(g, i),
+                   cg_graph_reaction_name(g, i));
+            for (int64_t k = 0; k < nt; k++) printf("%s%s", k ? " and " : "", cg_graph_node_name(g, CG_GENE, tg[k]));
+            printf("]\n");
+        }
+    printf("dead metabolites: 0 (metabolites never die)\n");
+    printf("edges removed:\n");
+    for (int r = 0; r < CG_RELATIONS; r++) {
+        const cg_relation *rel = cg_graph_relation(g, r);
+        printf("  %-10s %8lld of %lld\n", rel->name, (long long)cg_deletion_removed_edges(g, r, d),
+               (long long)rel->n_edges);
+    }
+    free(block);
+    cg_genes_free(genes);
+    cg_graph_free(g);
+    return 0;
+}
+
+int cmd_graph(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: cellgraph graph build|info|delete ... (see cellgraph --help)\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "build") == 0) return graph_build(argc - 1, argv + 1);
+    if (strcmp(argv[1], "info") == 0) return graph_info(argc - 1, argv + 1);
+    if (strcmp(argv[1], "delete") == 0) return graph_delete(argc - 1, argv + 1);
+    fprintf(stderr, "cellgraph graph: unknown subcommand '%s' (build, info, delete)\n", argv[1]);
+    return 2;
+}
