@@ -1,5 +1,5 @@
 # cellgraph: the commands people run. CMake does the building; this file only strings steps together.
-#   make run    install dependencies, build (release), run the main job
+#   make run    install dependencies, build (release), run the main job on the real data
 #   make test   install dependencies, run the whole test suite twice: release build, then a debug build
 #               under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench  build (release) and run the benchmarks in bench/
@@ -22,12 +22,13 @@ build-debug: deps
 	cmake -S . -B $(DEBUG) -DCMAKE_BUILD_TYPE=Debug -DCG_SANITIZE=ON
 	cmake --build $(DEBUG) -j $(JOBS)
 
-# The main job. Until the training issue lands this builds everything, shows the tool and runs the
-# engine benchmark; it will become `cellgraph train` on the real yeast data.
+# The main job on the real default data. Until the training issue lands: build the cell graph from the
+# raw yeast files, describe it, and show what a deletion does; it will become `cellgraph train`.
+GRAPH ?= build/graph.safetensors
 run: build
-	$(RELEASE)/cellgraph --version
-	$(RELEASE)/cellgraph --help
-	$(RELEASE)/bench/engine
+	$(RELEASE)/cellgraph graph build -o $(GRAPH)
+	$(RELEASE)/cellgraph graph info $(GRAPH)
+	$(RELEASE)/cellgraph graph delete --graph $(GRAPH) CYS3 TFC3
 
 test: test-release test-debug
 
@@ -40,6 +41,7 @@ test-debug: build-debug
 
 bench: build
 	$(RELEASE)/bench/engine
+	$(RELEASE)/bench/graph
 
 clean:
 	rm -rf build

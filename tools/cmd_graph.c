@@ -113,11 +113,11 @@ static int graph_info(int argc, char **argv) {
         if (!touched[i]) printf("%s%s", shown++ ? ", " : " (e.g. ", cg_graph_node_name(g, CG_GENE, i));
     printf("%s\n", shown ? ", ...)" : "");
     free(touched);
-    printf("\n%-40s %9s %9s %10s %10s %8s  %s\n", "source", "rows", "pairs", "unres.rows", "unres.names", "dropped",
+    printf("\n%-48s %9s %9s %10s %10s %8s  %s\n", "source", "rows", "pairs", "unres.rows", "unres.names", "dropped",
            "unresolved examples");
     for (int i = 0; i < cg_graph_num_sources(g); i++) {
         const cg_graph_source *s = cg_graph_source_at(g, i);
-        printf("%-40s %9lld %9lld %10lld %10lld %8lld  %s\n", s->name, (long long)s->rows, (long long)s->pairs,
+        printf("%-48s %9lld %9lld %10lld %10lld %8lld  %s\n", s->name, (long long)s->rows, (long long)s->pairs,
                (long long)s->unresolved_rows, (long long)s->unresolved_names, (long long)s->dropped_columns,
                s->examples);
     }

@@ -75,7 +75,7 @@ cg_status cg_read_tarassov2008(const char *path, const cg_genes *g, cg_edge_list
  * per target. Appends TF ->
  * target for every 1. Columns named "Uncharacterized" are dropped and counted in st->dropped_columns;
  * their 1s are not counted as rows but in st->skipped_other. Source name "yeastract2020:<base name of
- * path without directory, ".gz" and ".csv">". */
+ * path without directory, ".gz", ".csv" and a "_RegulationMatrix..." suffix>". */
 cg_status cg_read_yeastract_matrix(const char *path, const cg_genes *g, cg_edge_list *out, cg_source_stats *st);
 
 /* YEASTRACT 2013 documented regulations (RegulationTwoColumnTable_Documented_2013927.tsv):

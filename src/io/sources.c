@@ -356,13 +356,16 @@ cg_status cg_read_yeastract_2013(const char *path, const cg_genes *g, cg_edge_li
 #define COL_DROPPED (-1)   /* an "Uncharacterized" column */
 #define COL_UNRESOLVED (-2) /* a target name the resolver does not know (or an ambiguous alias) */
 
-/* "yeastract2020:" + the file's base name without directory and without ".gz" / ".csv". */
+/* "yeastract2020:" + the file's base name without directory, ".gz" / ".csv" and the common
+ * "_RegulationMatrix_Documented_<date>" suffix (e.g. "yeastract2020:DNABinding_AND_Expr_TF_act_OR_inh"). */
 static void matrix_source_name(const char *path, char *buf, size_t cap) {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     size_t n = strlen(base);
     if (n > 3 && strcmp(base + n - 3, ".gz") == 0) n -= 3;
     if (n > 4 && strncmp(base + n - 4, ".csv", 4) == 0) n -= 4;
+    const char *suffix = strstr(base, "_RegulationMatrix");
+    if (suffix && (size_t)(suffix - base) < n) n = (size_t)(suffix - base);
     snprintf(buf, cap, "yeastract2020:%.*s", (int)n, base);
 }
 
