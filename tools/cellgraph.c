@@ -20,6 +20,10 @@ static void usage(FILE *f) {
             "  graph info [FILE]       node and edge counts, degrees, isolated genes, unresolved names\n"
             "  graph delete [--graph FILE] GENE [GENE ...]\n"
             "                          what a deletion kills: genes, reaction nodes, edges per relation\n"
+            "  data build [--data DIR] [--graph FILE] [-o FILE]\n"
+            "                          build the phenotype dataset (fitness, genetic interactions)\n"
+            "  data info [FILE]        counts by source, label, genes deleted and split; label statistics;\n"
+            "                          dropped rows by reason\n"
             "\n"
             "global options:\n"
             "  --threads T   threads for compute (default: $CELLGRAPH_THREADS, else all cores)\n"
@@ -27,7 +31,8 @@ static void usage(FILE *f) {
             "  --help        print this help and exit\n"
             "\n"
             "The yeast data folder is --data DIR, else $CELLGRAPH_DATA, else ../shared/data/yeast beside\n"
-            "the source tree. The graph file defaults to $CELLGRAPH_GRAPH, else graph.safetensors.\n");
+            "the source tree. The graph file defaults to $CELLGRAPH_GRAPH, else graph.safetensors; the\n"
+            "dataset file to $CELLGRAPH_DATASET, else dataset.safetensors.\n");
 }
 
 bool cli_option(int argc, char **argv, int *i, const char *name, const char **value, bool *bad) {
@@ -82,6 +87,8 @@ int main(int argc, char **argv) {
             }
         } else if (strcmp(a, "graph") == 0) {
             return cmd_graph(argc - i, argv + i);
+        } else if (strcmp(a, "data") == 0) {
+            return cmd_data(argc - i, argv + i);
         } else if (a[0] == '-') {
             fprintf(stderr, "cellgraph: unknown option '%s' (see cellgraph --help)\n", a);
             return 2;

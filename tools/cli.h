@@ -6,6 +6,7 @@
 
 /* Subcommand entry points: argv[0] is the subcommand name. Return the process exit code. */
 int cmd_graph(int argc, char **argv);
+int cmd_data(int argc, char **argv);
 
 /* If argv[*i] is option `name` ("--data") given as "--data X" or "--data=X", stores X in *value,
  * advances *i past it and returns true. A missing value prints an error and sets *bad. */
@@ -16,5 +17,8 @@ int cli_fail(void);
 
 /* The default graph file: $CELLGRAPH_GRAPH, else "graph.safetensors". */
 const char *cli_default_graph_path(void);
+
+/* The default dataset file: $CELLGRAPH_DATASET, else "dataset.safetensors". */
+const char *cli_default_dataset_path(void);
 
 #endif
