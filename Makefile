@@ -22,13 +22,17 @@ build-debug: deps
 	cmake -S . -B $(DEBUG) -DCMAKE_BUILD_TYPE=Debug -DCG_SANITIZE=ON
 	cmake --build $(DEBUG) -j $(JOBS)
 
-# The main job on the real default data. Until the training issue lands: build the cell graph from the
-# raw yeast files, describe it, and show what a deletion does; it will become `cellgraph train`.
+# The main job on the real default data. Until the training issue lands: build the cell graph and the
+# phenotype dataset from the raw yeast files, describe both, and show what a deletion does; it will
+# become `cellgraph train`.
 GRAPH ?= build/graph.safetensors
+DATASET ?= build/dataset.safetensors
 run: build
 	$(RELEASE)/cellgraph graph build -o $(GRAPH)
 	$(RELEASE)/cellgraph graph info $(GRAPH)
 	$(RELEASE)/cellgraph graph delete --graph $(GRAPH) CYS3 TFC3
+	$(RELEASE)/cellgraph data build --graph $(GRAPH) -o $(DATASET)
+	$(RELEASE)/cellgraph data info $(DATASET)
 
 test: test-release test-debug
 
