@@ -158,6 +158,19 @@ static void test_binary(void **state) {
         }
 }
 
+static void ref_rowscale(const double *const *in, double *out) {
+    for (int i = 0; i < BR; i++)
+        for (int j = 0; j < BC; j++) out[i * BC + j] = in[0][i * BC + j] * in[1][i];
+}
+static cg_tensor *build_rowscale(cg_ctx *ctx, cg_tensor **in) { return cg_rowscale(ctx, in[0], in[1]); }
+
+static void test_rowscale(void **state) {
+    (void)state;
+    op_case c = {.name = "rowscale", .n_in = 2, .rows = {BR, BR}, .cols = {BC, 1}, .lo = -2, .hi = 2,
+                 .out_numel = BR * BC, .ref = ref_rowscale, .build = build_rowscale};
+    run_case(&c);
+}
+
 static void ref_scale(const double *const *in, double *out) {
     for (int i = 0; i < BR * BC; i++) out[i] = -1.75 * in[0][i];
 }
@@ -579,7 +592,7 @@ static void test_arena_warm(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matmul),      cmocka_unit_test(test_binary),     cmocka_unit_test(test_scale),
+        cmocka_unit_test(test_matmul),      cmocka_unit_test(test_binary),     cmocka_unit_test(test_scale), cmocka_unit_test(test_rowscale),
         cmocka_unit_test(test_activations), cmocka_unit_test(test_layernorm),  cmocka_unit_test(test_concat_slice),
         cmocka_unit_test(test_reductions),  cmocka_unit_test(test_gather_scatter), cmocka_unit_test(test_segment),
         cmocka_unit_test(test_mse),         cmocka_unit_test(test_dropout),    cmocka_unit_test(test_errors),

@@ -20,6 +20,8 @@ cg_tensor *cg_linear(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor *bi
 cg_tensor *cg_add(cg_ctx *ctx, cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_sub(cg_ctx *ctx, cg_tensor *a, cg_tensor *b);
 cg_tensor *cg_mul(cg_ctx *ctx, cg_tensor *a, cg_tensor *b);
+/* x [M, N] with row i scaled by w[i] (w has M elements, e.g. [M, 1]) -> x's shape. */
+cg_tensor *cg_rowscale(cg_ctx *ctx, cg_tensor *x, cg_tensor *w);
 /* s * x, same shape as x. */
 cg_tensor *cg_scale(cg_ctx *ctx, cg_tensor *x, float s);
 

@@ -56,6 +56,11 @@ void cg_binary_forward(cg_binary_op op, float *out, const float *a, const float 
 void cg_binary_backward(cg_binary_op op, float *da, float *db, const float *dout, const float *a, const float *b,
                         int64_t M, int64_t N, int64_t b_rows);
 
+/* out[M,N] = x[M,N] * w[M] (each row scaled by its own weight, e.g. attention weights).
+ * Backward: dx[i,:] += dout[i,:] * w[i];  dw[i] += sum_j dout[i,j] x[i,j]. */
+void cg_rowscale_forward(float *out, const float *x, const float *w, int64_t M, int64_t N);
+void cg_rowscale_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int64_t M, int64_t N);
+
 /* out[n] = s * x[n];  dx[n] += s * dout[n]. */
 void cg_scale_forward(float *out, const float *x, float s, int64_t n);
 void cg_scale_backward(float *dx, const float *dout, float s, int64_t n);

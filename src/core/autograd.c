@@ -89,6 +89,26 @@ cg_tensor *cg_add(cg_ctx *ctx, cg_tensor *a, cg_tensor *b) { return binary(ctx, 
 cg_tensor *cg_sub(cg_ctx *ctx, cg_tensor *a, cg_tensor *b) { return binary(ctx, CG_BIN_SUB, a, b); }
 cg_tensor *cg_mul(cg_ctx *ctx, cg_tensor *a, cg_tensor *b) { return binary(ctx, CG_BIN_MUL, a, b); }
 
+static void rowscale_bw(const cg_tape_entry *e) {
+    cg_tensor *x = e->in[0], *w = e->in[1];
+    cg_rowscale_backward(G(x), G(w), e->out->grad, cg_f32(x), cg_f32(w), cg_rows(x), cg_cols(x));
+}
+
+cg_tensor *cg_rowscale(cg_ctx *ctx, cg_tensor *x, cg_tensor *w) {
+    if (!x || !w) return NULL;
+    if (!need_f32(ctx, "rowscale", "x", x) || !need_f32(ctx, "rowscale", "w", w)) return NULL;
+    char s1[64], s2[64];
+    if (w->numel != cg_rows(x))
+        return cg_ctx_fail(ctx, CG_ERR_SHAPE, "rowscale: w %s does not have one weight per row of x %s", SHP(w, s2),
+                           SHP(x, s1));
+    cg_tensor *out = like(ctx, x);
+    if (!out) return NULL;
+    cg_rowscale_forward(cg_f32(out), cg_f32(x), cg_f32(w), cg_rows(x), cg_cols(x));
+    cg_tensor *in[2] = {x, w};
+    cg_tape_record(ctx, rowscale_bw, out, in, 2);
+    return out;
+}
+
 static void scale_bw(const cg_tape_entry *e) {
     cg_scale_backward(e->in[0]->grad, e->out->grad, e->f[0], e->out->numel);
 }

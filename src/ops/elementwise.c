@@ -69,3 +69,21 @@ void cg_scale_backward(float *dx, const float *dout, float s, int64_t n) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) dx[i] += s * dout[i];
 }
+
+void cg_rowscale_forward(float *out, const float *x, const float *w, int64_t M, int64_t N) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) out[i * N + j] = x[i * N + j] * w[i];
+}
+
+void cg_rowscale_backward(float *dx, float *dw, const float *dout, const float *x, const float *w, int64_t M, int64_t N) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < M; i++) {
+        float acc = 0.0f;
+        for (int64_t j = 0; j < N; j++) {
+            if (dx) dx[i * N + j] += dout[i * N + j] * w[i];
+            acc += dout[i * N + j] * x[i * N + j];
+        }
+        if (dw) dw[i] += acc;
+    }
+}

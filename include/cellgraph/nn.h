@@ -1,0 +1,70 @@
+/* cellgraph/nn.h: basic layers built from recorded ops: Linear, MLP, LayerNorm, Embedding.
+ *
+ * Each layer registers its parameters in a cg_param_store under PyTorch names (prefix + ".weight",
+ * ".bias"), is initialised after cg_params_finalize with a seeded, thread-count independent draw
+ * (Philox, cellgraph/rng.h; stream = a hash of the parameter name), and runs forward on a cg_ctx.
+ * Sources: torch.nn.Linear (init U(-1/sqrt(in), 1/sqrt(in)) for weight and bias, i.e. kaiming_uniform
+ * with a = sqrt(5)), torch.nn.LayerNorm (weight 1, bias 0, eps 1e-5), torch.nn.Embedding (N(0, 1)).
+ */
+#ifndef CELLGRAPH_NN_H
+#define CELLGRAPH_NN_H
+
+#include "cellgraph/autograd.h"
+#include "cellgraph/params.h"
+
+typedef struct cg_linear_layer {
+    cg_tensor *weight; /* [out, in] */
+    cg_tensor *bias;   /* [out] or NULL */
+    int in, out;
+} cg_linear_layer;
+
+typedef struct cg_layernorm_layer {
+    cg_tensor *weight, *bias; /* [dim] */
+    int dim;
+    float eps;
+} cg_layernorm_layer;
+
+typedef struct cg_embedding_layer {
+    cg_tensor *weight; /* [n, dim] */
+    int n, dim;
+} cg_embedding_layer;
+
+/* An MLP: n_layers Linear layers in -> hidden ... -> out; after every layer but the last:
+ * [LayerNorm if norm], activation, dropout. Names: prefix.layers.<i>, prefix.norms.<i>. */
+#define CG_MLP_MAX_LAYERS 8
+typedef struct cg_mlp {
+    int n_layers;
+    cg_linear_layer lin[CG_MLP_MAX_LAYERS];
+    cg_layernorm_layer norm[CG_MLP_MAX_LAYERS];
+    bool use_norm;
+    cg_activation act;
+    float dropout;
+    bool act_last; /* also apply [norm,] act, dropout after the last layer */
+} cg_mlp;
+
+/* Registration (before finalize). Errors: those of cg_params_add. */
+cg_status cg_linear_register(cg_linear_layer *l, cg_param_store *ps, const char *prefix, int in, int out, bool bias);
+cg_status cg_layernorm_register(cg_layernorm_layer *l, cg_param_store *ps, const char *prefix, int dim);
+cg_status cg_embedding_register(cg_embedding_layer *l, cg_param_store *ps, const char *prefix, int n, int dim);
+cg_status cg_mlp_register(cg_mlp *m, cg_param_store *ps, const char *prefix, int in, int hidden, int out,
+                          int n_layers, bool use_norm, cg_activation act, float dropout, bool act_last);
+
+/* Initialisation (after finalize), deterministic in seed. */
+void cg_linear_init(const cg_linear_layer *l, uint64_t seed);
+void cg_layernorm_init(const cg_layernorm_layer *l);
+void cg_embedding_init(const cg_embedding_layer *l, uint64_t seed);
+void cg_mlp_init(const cg_mlp *m, uint64_t seed);
+/* glorot (Xavier) uniform on a tensor: U(-b, b), b = sqrt(6 / (fan_in + fan_out)) with fan_in, fan_out
+ * the last two dimensions (PyG's inits.glorot). */
+void cg_glorot_init(cg_tensor *t, uint64_t seed);
+/* Philox stream for a parameter: FNV-1a hash of its name. */
+uint64_t cg_param_stream(const cg_tensor *t);
+
+/* Forward passes; x [M, in]. */
+cg_tensor *cg_linear_layer_forward(cg_ctx *ctx, const cg_linear_layer *l, cg_tensor *x);
+cg_tensor *cg_layernorm_layer_forward(cg_ctx *ctx, const cg_layernorm_layer *l, cg_tensor *x);
+/* rows ids (int32 [n]) of the table -> [n, dim] */
+cg_tensor *cg_embedding_forward(cg_ctx *ctx, const cg_embedding_layer *l, cg_tensor *ids);
+cg_tensor *cg_mlp_forward(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x);
+
+#endif
