@@ -38,13 +38,13 @@ void cg_binary_backward(cg_binary_op op, float *da, float *db, const float *dout
 #pragma omp parallel for schedule(static)
         for (int64_t blk = 0; blk < nb; blk++) {
             int64_t j0 = blk * BS, j1 = j0 + BS < N ? j0 + BS : N;
-            float acc[16] = {0};
+            double acc[16] = {0};
             for (int64_t i = 0; i < M; i++) {
                 const float *gi = dout + i * N, *ai = a + i * N;
                 for (int64_t j = j0; j < j1; j++)
                     acc[j - j0] += op == CG_BIN_MUL ? gi[j] * ai[j] : op == CG_BIN_SUB ? -gi[j] : gi[j];
             }
-            for (int64_t j = j0; j < j1; j++) db[j] += acc[j - j0];
+            for (int64_t j = j0; j < j1; j++) db[j] += (float)acc[j - j0];
         }
     } else {
 #pragma omp parallel for schedule(static)

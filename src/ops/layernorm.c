@@ -49,13 +49,13 @@ void cg_layernorm_backward(float *dx, float *dweight, float *dbias, const float 
         }
     }
     if (!dweight && !dbias) return;
-    /* parameter gradients: columns in blocks of 16 per thread, rows in order (deterministic) */
+    /* parameter gradients: columns in blocks of 16 per thread, rows in order, in double (deterministic) */
     const int64_t BS = 16;
     int64_t nb = (N + BS - 1) / BS;
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < nb; b++) {
         int64_t j0 = b * BS, j1 = j0 + BS < N ? j0 + BS : N;
-        float aw[16] = {0}, ab[16] = {0};
+        double aw[16] = {0}, ab[16] = {0};
         for (int64_t i = 0; i < M; i++) {
             const float *xi = x + i * N, *gi = dout + i * N;
             for (int64_t j = j0; j < j1; j++) {
@@ -64,8 +64,8 @@ void cg_layernorm_backward(float *dx, float *dweight, float *dbias, const float 
             }
         }
         for (int64_t j = j0; j < j1; j++) {
-            if (dweight) dweight[j] += aw[j - j0];
-            if (dbias) dbias[j] += ab[j - j0];
+            if (dweight) dweight[j] += (float)aw[j - j0];
+            if (dbias) dbias[j] += (float)ab[j - j0];
         }
     }
 }

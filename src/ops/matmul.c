@@ -45,17 +45,18 @@ void cg_matmul_backward(float *dA, float *dB, float *dbias, const float *dC, con
     if (dbias) cg_colsum_accumulate(dbias, dC, M, N);
 }
 
-/* Columns are split into blocks of 16 owned by one thread each; every column is summed in row order,
- * so the result does not depend on the thread count. */
+/* Columns are split into blocks of 16 owned by one thread each; every column is summed in row order in
+ * double (these sums run over every node of every sample), so the result does not depend on the thread
+ * count. */
 void cg_colsum_accumulate(float *dst, const float *src, int64_t M, int64_t N) {
     const int64_t BS = 16;
     int64_t nb = (N + BS - 1) / BS;
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < nb; b++) {
         int64_t j0 = b * BS, j1 = j0 + BS < N ? j0 + BS : N;
-        float acc[16] = {0};
+        double acc[16] = {0};
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = j0; j < j1; j++) acc[j - j0] += src[i * N + j];
-        for (int64_t j = j0; j < j1; j++) dst[j] += acc[j - j0];
+        for (int64_t j = j0; j < j1; j++) dst[j] += (float)acc[j - j0];
     }
 }
