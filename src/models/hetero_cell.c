@@ -1,0 +1,423 @@
+/* HeteroCell: embeddings, preprocessor, L heterogeneous GATv2 layers, attention readout over alive genes,
+ * z_p = z_w - z_i, head. See cellgraph/hetero_cell.h. */
+#include "cellgraph/hetero_cell.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellgraph/deletion.h"
+
+static const char *const REL_NAMES[CG_RELATIONS] = {"physical", "regulatory", "gpr", "gpr_rev", "rmr", "rmr_rev"};
+static const cg_node_type REL_SRC[CG_RELATIONS] = {CG_GENE, CG_GENE, CG_GENE, CG_REACTION, CG_REACTION, CG_METABOLITE};
+static const cg_node_type REL_DST[CG_RELATIONS] = {CG_GENE, CG_GENE, CG_REACTION, CG_GENE, CG_METABOLITE, CG_REACTION};
+static const char *const TYPE_NAMES[CG_NODE_TYPES] = {"gene", "reaction", "metabolite"};
+
+/* ------------------------------------------------------------------ configuration */
+
+cg_hetero_cell_config cg_hetero_cell_defaults(void) {
+    cg_hetero_cell_config c = {.hidden = 64, .layers = 2, .heads = 4, .dropout = 0.1f, .attention_dropout = 0.0f,
+                               .act = CG_ACT_GELU, .hypergraph = false, .residual = false, .self_loops = true,
+                               .head_layers = 2, .seed = 42};
+    for (int r = 0; r < CG_RELATIONS; r++) c.relations[r] = true;
+    return c;
+}
+
+static cg_status bad(const char *name, const char *key, const char *what) {
+    return cg_error(CG_ERR_FORMAT, "%s: key '%s': %s", name, key, what);
+}
+
+static cg_status get_int(cJSON *v, const char *name, const char *key, int lo, int hi, int *out) {
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
+        return bad(name, key, "expected an integer");
+    if (v->valuedouble < lo || v->valuedouble > hi) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%g is outside [%d, %d]", v->valuedouble, lo, hi);
+        return bad(name, key, msg);
+    }
+    *out = (int)v->valuedouble;
+    return CG_OK;
+}
+
+static cg_status get_prob(cJSON *v, const char *name, const char *key, float *out) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble < 1))
+        return bad(name, key, "expected a number in [0, 1)");
+    *out = (float)v->valuedouble;
+    return CG_OK;
+}
+
+static cg_status get_bool(cJSON *v, const char *name, const char *key, bool *out) {
+    if (!cJSON_IsBool(v)) return bad(name, key, "expected true or false");
+    *out = cJSON_IsTrue(v);
+    return CG_OK;
+}
+
+cg_status cg_hetero_cell_config_parse(const char *json, const char *name, cg_hetero_cell_config *cfg) {
+    *cfg = cg_hetero_cell_defaults();
+    cJSON *root = cJSON_Parse(json);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return cg_error(CG_ERR_FORMAT, "%s: not a JSON object", name);
+    }
+    cg_status s = CG_OK;
+    cJSON *it;
+    cJSON_ArrayForEach(it, root) {
+        const char *k = it->string;
+        if (s != CG_OK) break;
+        if (strcmp(k, "hidden_channels") == 0) s = get_int(it, name, k, 1, 4096, &cfg->hidden);
+        else if (strcmp(k, "num_layers") == 0) s = get_int(it, name, k, 1, CG_HC_MAX_LAYERS, &cfg->layers);
+        else if (strcmp(k, "heads") == 0) s = get_int(it, name, k, 1, 256, &cfg->heads);
+        else if (strcmp(k, "head_num_layers") == 0) s = get_int(it, name, k, 1, CG_MLP_MAX_LAYERS, &cfg->head_layers);
+        else if (strcmp(k, "dropout") == 0) s = get_prob(it, name, k, &cfg->dropout);
+        else if (strcmp(k, "attention_dropout") == 0) s = get_prob(it, name, k, &cfg->attention_dropout);
+        else if (strcmp(k, "residual") == 0) s = get_bool(it, name, k, &cfg->residual);
+        else if (strcmp(k, "self_loops") == 0) s = get_bool(it, name, k, &cfg->self_loops);
+        else if (strcmp(k, "seed") == 0) {
+            if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble != floor(it->valuedouble))
+                s = bad(name, k, "expected a non-negative integer");
+            else
+                cfg->seed = (uint64_t)it->valuedouble;
+        } else if (strcmp(k, "activation") == 0) {
+            if (!cJSON_IsString(it) || !cg_activation_parse(it->valuestring, &cfg->act))
+                s = bad(name, k, "expected one of relu, leaky_relu, gelu, silu, sigmoid, tanh, mish, softplus");
+        } else if (strcmp(k, "metabolism") == 0) {
+            if (cJSON_IsString(it) && strcmp(it->valuestring, "bipartite") == 0) cfg->hypergraph = false;
+            else if (cJSON_IsString(it) && strcmp(it->valuestring, "hypergraph") == 0) cfg->hypergraph = true;
+            else s = bad(name, k, "expected \"bipartite\" or \"hypergraph\"");
+        } else if (strcmp(k, "relations") == 0) {
+            if (!cJSON_IsArray(it)) {
+                s = bad(name, k, "expected an array of relation names");
+                break;
+            }
+            for (int r = 0; r < CG_RELATIONS; r++) cfg->relations[r] = false;
+            cJSON *e;
+            cJSON_ArrayForEach(e, it) {
+                int r = cJSON_IsString(e) ? cg_graph_relation_index(e->valuestring) : -1;
+                if (r < 0) {
+                    s = cg_error(CG_ERR_FORMAT, "%s: key 'relations': unknown relation '%s' (known: physical, "
+                                 "regulatory, gpr, gpr_rev, rmr, rmr_rev)", name,
+                                 cJSON_IsString(e) ? e->valuestring : "(not a string)");
+                    break;
+                }
+                cfg->relations[r] = true;
+            }
+        } else {
+            s = cg_error(CG_ERR_FORMAT, "%s: unknown key '%s' (known: hidden_channels, num_layers, heads, dropout, "
+                         "attention_dropout, activation, metabolism, residual, self_loops, head_num_layers, "
+                         "relations, seed)", name, k);
+        }
+    }
+    cJSON_Delete(root);
+    if (s == CG_OK && cfg->hidden % cfg->heads != 0)
+        s = cg_error(CG_ERR_FORMAT, "%s: hidden_channels %d is not a multiple of heads %d", name, cfg->hidden, cfg->heads);
+    if (s == CG_OK && cfg->hidden < 2)
+        s = cg_error(CG_ERR_FORMAT, "%s: hidden_channels must be at least 2 (the readout gate is D/2 wide)", name);
+    return s;
+}
+
+cg_status cg_hetero_cell_config_load(const char *path, cg_hetero_cell_config *cfg) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return cg_error(CG_ERR_IO, "%s: cannot open the model config", path);
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    bool too_long = !feof(f);
+    fclose(f);
+    if (too_long) return cg_error(CG_ERR_FORMAT, "%s: config larger than 64 KB", path);
+    buf[n] = '\0';
+    return cg_hetero_cell_config_parse(buf, path, cfg);
+}
+
+char *cg_hetero_cell_config_json(const cg_hetero_cell_config *c) {
+    cJSON *o = cJSON_CreateObject(), *rels = cJSON_CreateArray();
+    cJSON_AddNumberToObject(o, "hidden_channels", c->hidden);
+    cJSON_AddNumberToObject(o, "num_layers", c->layers);
+    cJSON_AddNumberToObject(o, "heads", c->heads);
+    cJSON_AddNumberToObject(o, "dropout", c->dropout);
+    cJSON_AddNumberToObject(o, "attention_dropout", c->attention_dropout);
+    cJSON_AddStringToObject(o, "activation", cg_activation_name(c->act));
+    cJSON_AddStringToObject(o, "metabolism", c->hypergraph ? "hypergraph" : "bipartite");
+    cJSON_AddBoolToObject(o, "residual", c->residual);
+    cJSON_AddBoolToObject(o, "self_loops", c->self_loops);
+    cJSON_AddNumberToObject(o, "head_num_layers", c->head_layers);
+    for (int r = 0; r < CG_RELATIONS; r++)
+        if (c->relations[r]) cJSON_AddItemToArray(rels, cJSON_CreateString(REL_NAMES[r]));
+    cJSON_AddItemToObject(o, "relations", rels);
+    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    char *txt = cJSON_Print(o);
+    cJSON_Delete(o);
+    return txt;
+}
+
+/* ------------------------------------------------------------------ parameters */
+
+static cg_status add_param(cg_param_store *ps, const char *prefix, const char *name, int ndim, const int64_t *shape,
+                           cg_tensor **out) {
+    char full[256];
+    snprintf(full, sizeof full, "%s.%s", prefix, name);
+    return cg_params_add(ps, full, ndim, shape, out);
+}
+
+cg_status cg_hetero_cell_init(cg_hetero_cell *m, const cg_hetero_cell_config *cfg, const int64_t n_nodes[CG_NODE_TYPES]) {
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    cg_params_init(&m->params);
+    const int D = cfg->hidden, H = cfg->heads, C = D / H;
+    if (D % H != 0 || cfg->layers < 1 || cfg->layers > CG_HC_MAX_LAYERS)
+        return cg_error(CG_ERR_INVALID_ARG, "hetero_cell: bad config (hidden %d, heads %d, layers %d)", D, H, cfg->layers);
+    cg_param_store *ps = &m->params;
+    cg_status s = CG_OK;
+    char prefix[128];
+    for (int t = 0; t < CG_NODE_TYPES && s == CG_OK; t++) {
+        m->n_nodes[t] = n_nodes[t];
+        snprintf(prefix, sizeof prefix, "embedding.%s", TYPE_NAMES[t]);
+        s = cg_embedding_register(&m->emb[t], ps, prefix, (int)n_nodes[t], D);
+    }
+    if (s == CG_OK) s = cg_mlp_register(&m->pre, ps, "preprocessor", D, D, D, 2, true, cfg->act, cfg->dropout, true);
+    for (int l = 0; l < cfg->layers && s == CG_OK; l++)
+        for (int r = 0; r < CG_RELATIONS && s == CG_OK; r++) {
+            if (!cfg->relations[r]) continue;
+            cg_hc_conv *cv = &m->conv[l][r];
+            cv->used = true;
+            cv->gat = (cg_gatv2_config){.heads = H, .channels = C, .concat = true,
+                                        .add_self_loops = cfg->self_loops && REL_SRC[r] == REL_DST[r],
+                                        .negative_slope = 0.2f, .dropout = cfg->attention_dropout};
+            snprintf(prefix, sizeof prefix, "layers.%d.%s", l, REL_NAMES[r]);
+            char sub[160];
+            if (r == CG_REL_RMR && cfg->hypergraph) {
+                /* StoichHypergraphConv over metabolites with reaction hyperedges, attention and
+                 * stoichiometry gate on (torchcell's configs), H heads of D/H channels, concat */
+                cg_stoich_hg_config hc = cg_stoich_hg_default_config(C);
+                hc.heads = H;
+                hc.concat = true;
+                hc.use_attention = true;
+                hc.gated = true;
+                hc.dropout = cfg->attention_dropout;
+                cv->hypergraph = true;
+                s = cg_stoich_hg_register(&cv->hg, ps, prefix, D, &hc, true);
+                cv->has_proj = cg_stoich_hg_out_cols(&hc) != D;
+                snprintf(sub, sizeof sub, "%s.proj", prefix);
+                if (s == CG_OK && cv->has_proj)
+                    s = cg_linear_register(&cv->proj, ps, sub, (int)cg_stoich_hg_out_cols(&hc), D, true);
+                snprintf(sub, sizeof sub, "%s.norm", prefix);
+                if (s == CG_OK) s = cg_layernorm_register(&cv->norm, ps, sub, D);
+                continue;
+            }
+            snprintf(sub, sizeof sub, "%s.lin_l", prefix);
+            s = cg_linear_register(&cv->lin_l, ps, sub, D, H * C, true);
+            snprintf(sub, sizeof sub, "%s.lin_r", prefix);
+            if (s == CG_OK) s = cg_linear_register(&cv->lin_r, ps, sub, D, H * C, true);
+            int64_t att_shape[3] = {1, H, C}, bias_shape[1] = {H * C}, edge_shape[2] = {H * C, 1};
+            if (s == CG_OK) s = add_param(ps, prefix, "att", 3, att_shape, &cv->att);
+            if (s == CG_OK && (r == CG_REL_RMR || r == CG_REL_RMR_REV))
+                s = add_param(ps, prefix, "lin_edge.weight", 2, edge_shape, &cv->lin_edge);
+            if (s == CG_OK) s = add_param(ps, prefix, "bias", 1, bias_shape, &cv->bias);
+            cv->has_proj = H * C != D;
+            snprintf(sub, sizeof sub, "%s.proj", prefix);
+            if (s == CG_OK && cv->has_proj) s = cg_linear_register(&cv->proj, ps, sub, H * C, D, true);
+            snprintf(sub, sizeof sub, "%s.norm", prefix);
+            if (s == CG_OK) s = cg_layernorm_register(&cv->norm, ps, sub, D);
+        }
+    if (s == CG_OK) s = cg_mlp_register(&m->gate, ps, "readout.gate", D, D / 2, 1, 2, false, cfg->act, cfg->dropout, false);
+    if (s == CG_OK)
+        s = cg_mlp_register(&m->transform, ps, "readout.transform", D, D, D, 1, false, cfg->act, cfg->dropout, true);
+    if (s == CG_OK)
+        s = cg_mlp_register(&m->head, ps, "head", D, D, 2, cfg->head_layers, true, cfg->act, cfg->dropout,
+                            false);
+    if (s == CG_OK) s = cg_params_finalize(ps);
+    if (s != CG_OK) {
+        cg_params_free(ps);
+        return s;
+    }
+    /* initialisation: PyTorch/PyG defaults, Philox keyed by the seed and each parameter's name */
+    const uint64_t seed = cfg->seed;
+    for (int t = 0; t < CG_NODE_TYPES; t++) cg_embedding_init(&m->emb[t], seed);
+    cg_mlp_init(&m->pre, seed);
+    for (int l = 0; l < cfg->layers; l++)
+        for (int r = 0; r < CG_RELATIONS; r++) {
+            cg_hc_conv *cv = &m->conv[l][r];
+            if (!cv->used) continue;
+            if (cv->hypergraph) {
+                cg_stoich_hg_init(&cv->hg, seed);
+                if (cv->has_proj) cg_linear_init(&cv->proj, seed);
+                cg_layernorm_init(&cv->norm);
+                continue;
+            }
+            cg_linear_init(&cv->lin_l, seed); /* bias U(-1/sqrt(in), 1/sqrt(in)) as PyG's Linear */
+            cg_linear_init(&cv->lin_r, seed);
+            cg_glorot_init(cv->lin_l.weight, seed); /* weights glorot (GATv2Conv) */
+            cg_glorot_init(cv->lin_r.weight, seed);
+            cg_glorot_init(cv->att, seed);
+            if (cv->lin_edge) cg_glorot_init(cv->lin_edge, seed);
+            memset(cv->bias->data, 0, (size_t)cv->bias->numel * sizeof(float));
+            if (cv->has_proj) cg_linear_init(&cv->proj, seed);
+            cg_layernorm_init(&cv->norm);
+        }
+    cg_mlp_init(&m->gate, seed);
+    cg_mlp_init(&m->transform, seed);
+    cg_mlp_init(&m->head, seed);
+    return CG_OK;
+}
+
+void cg_hetero_cell_free(cg_hetero_cell *m) { cg_params_free(&m->params); }
+
+/* ------------------------------------------------------------------ graph views */
+
+cg_status cg_hc_graph_init(cg_hc_graph *hg, const cg_graph *g) {
+    memset(hg, 0, sizeof *hg);
+    hg->g = g;
+    for (int r = 0; r < CG_RELATIONS; r++) {
+        const cg_relation *rel = cg_graph_relation(g, r);
+        int64_t ns = cg_graph_num_nodes(g, rel->src_type);
+        hg->src_ptr[r] = malloc(((size_t)ns + 1) * sizeof(int64_t));
+        hg->src_perm[r] = malloc(((size_t)rel->n_edges + 1) * sizeof(int32_t));
+        if (!hg->src_ptr[r] || !hg->src_perm[r]) {
+            cg_hc_graph_free(hg);
+            return cg_error(CG_ERR_NOMEM, "hetero_cell: out of memory");
+        }
+        cg_status s = cg_rel_reverse_index(ns, rel->n_edges, rel->src, hg->src_ptr[r], hg->src_perm[r]);
+        if (s != CG_OK) {
+            cg_hc_graph_free(hg);
+            return s;
+        }
+    }
+    return CG_OK;
+}
+
+void cg_hc_graph_free(cg_hc_graph *hg) {
+    for (int r = 0; r < CG_RELATIONS; r++) {
+        free(hg->src_ptr[r]);
+        free(hg->src_perm[r]);
+    }
+    memset(hg, 0, sizeof *hg);
+}
+
+void cg_hc_view_of_graph(cg_hc_view *v, const cg_hc_graph *hg, int64_t B, const uint64_t *blocks) {
+    const cg_graph *g = hg->g;
+    memset(v, 0, sizeof *v);
+    v->B = B;
+    for (int t = 0; t < CG_NODE_TYPES; t++) v->n_nodes[t] = cg_graph_num_nodes(g, t);
+    if (blocks) {
+        cg_dead_view d = cg_deletion_view(g, blocks);
+        for (int t = 0; t < CG_NODE_TYPES; t++) v->dead[t] = d.node[t];
+        v->dead_stride = cg_deletion_words(g);
+    }
+    for (int r = 0; r < CG_RELATIONS; r++) {
+        const cg_relation *rel = cg_graph_relation(g, r);
+        cg_rel_batch *rb = &v->rel[r];
+        rb->n_src = v->n_nodes[rel->src_type];
+        rb->n_dst = v->n_nodes[rel->dst_type];
+        rb->n_edges = rel->n_edges;
+        rb->rowptr = rel->rowptr;
+        rb->src = rel->src;
+        rb->dst = rel->dst;
+        rb->src_ptr = hg->src_ptr[r];
+        rb->src_perm = hg->src_perm[r];
+        rb->attr = rel->attr;
+        rb->attr_dim = rel->attr ? 1 : 0;
+        rb->same_type = rel->src_type == rel->dst_type;
+        rb->B = B;
+        rb->dead_src = v->dead[rel->src_type];
+        rb->dead_dst = v->dead[rel->dst_type];
+        rb->dead_stride = v->dead_stride;
+    }
+}
+
+/* ------------------------------------------------------------------ forward */
+
+static bool is_dead(const cg_hc_view *v, int t, int64_t b, int64_t n) {
+    const uint64_t *d = v->dead[t];
+    return d && ((d[b * v->dead_stride + (n >> 6)] >> (n & 63)) & 1u);
+}
+
+cg_tensor *cg_hetero_cell_encode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_hc_view *v) {
+    const cg_hetero_cell_config *cfg = &m->cfg;
+    const int64_t B = v->B;
+    cg_tensor *x[CG_NODE_TYPES];
+    for (int t = 0; t < CG_NODE_TYPES; t++) {
+        if (v->n_nodes[t] < 0 || (v->n_nodes[t] > 0 && !v->ids[t] && v->n_nodes[t] != m->n_nodes[t]))
+            return cg_ctx_fail(ctx, CG_ERR_SHAPE, "hetero_cell: the view has %lld %s nodes, the model %lld",
+                               (long long)v->n_nodes[t], TYPE_NAMES[t], (long long)m->n_nodes[t]);
+        int64_t n = B * v->n_nodes[t];
+        cg_tensor *ids = cg_tensor_new(ctx, CG_I32, 1, &n);
+        if (!ids) return NULL;
+        int32_t *p = cg_i32(ids);
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t i = 0; i < v->n_nodes[t]; i++) p[b * v->n_nodes[t] + i] = v->ids[t] ? v->ids[t][i] : (int32_t)i;
+        x[t] = cg_embedding_forward(ctx, &m->emb[t], ids);
+    }
+    x[CG_GENE] = cg_mlp_forward(ctx, &m->pre, x[CG_GENE]);
+    for (int l = 0; l < cfg->layers; l++) {
+        cg_tensor *acc[CG_NODE_TYPES] = {NULL, NULL, NULL};
+        for (int r = 0; r < CG_RELATIONS; r++) {
+            const cg_hc_conv *cv = &m->conv[l][r];
+            const cg_rel_batch *rb = &v->rel[r];
+            if (!cv->used || !rb->rowptr) continue;
+            int st = REL_SRC[r], dt = REL_DST[r];
+            cg_tensor *o;
+            if (cv->hypergraph) {
+                /* metabolites <- reaction hyperedges, incidences = (metabolite, rmr_rev, reaction); the
+                 * hyperedge attributes are this layer's reaction embeddings */
+                const cg_rel_batch *inc = &v->rel[CG_REL_RMR_REV];
+                if (!inc->rowptr) return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "hetero_cell: metabolism "
+                                                     "\"hypergraph\" needs the rmr_rev incidences in the view");
+                o = cg_stoich_hg_layer_forward(ctx, &cv->hg, x[CG_METABOLITE], x[CG_REACTION], inc);
+            } else {
+                cg_tensor *xl = cg_linear(ctx, x[st], cv->lin_l.weight, cv->lin_l.bias);
+                cg_tensor *xr = cg_linear(ctx, x[dt], cv->lin_r.weight, cv->lin_r.bias);
+                o = cg_gatv2(ctx, xl, xr, rb->attr ? cv->lin_edge : NULL, cv->att, cv->bias, rb, &cv->gat);
+            }
+            if (cv->has_proj) o = cg_linear(ctx, o, cv->proj.weight, cv->proj.bias);
+            o = cg_layernorm_layer_forward(ctx, &cv->norm, o);
+            o = cg_act(ctx, cfg->act, o, 0.01f);
+            o = cg_dropout(ctx, o, cfg->dropout);
+            acc[dt] = acc[dt] ? cg_add(ctx, acc[dt], o) : o;
+        }
+        for (int t = 0; t < CG_NODE_TYPES; t++)
+            if (acc[t]) x[t] = cfg->residual ? cg_add(ctx, x[t], acc[t]) : acc[t];
+    }
+    if (cg_ctx_status(ctx) != CG_OK) return NULL;
+
+    /* readout: attention over the alive genes of each sample */
+    const int64_t N = v->n_nodes[CG_GENE];
+    int64_t n_alive = 0;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t i = 0; i < N; i++) n_alive += !is_dead(v, CG_GENE, b, i);
+    cg_tensor *idx = cg_tensor_new(ctx, CG_I32, 1, &n_alive);
+    cg_csr *csr = cg_arena_alloc(&ctx->arena, sizeof *csr);
+    int64_t *rowptr = cg_arena_alloc(&ctx->arena, (size_t)(B + 1) * sizeof *rowptr);
+    if (!idx || !csr || !rowptr) return cg_ctx_fail(ctx, CG_ERR_NOMEM, "hetero_cell: out of memory");
+    int64_t k = 0;
+    rowptr[0] = 0;
+    for (int64_t b = 0; b < B; b++) {
+        for (int64_t i = 0; i < N; i++)
+            if (!is_dead(v, CG_GENE, b, i)) cg_i32(idx)[k++] = (int32_t)(b * N + i);
+        rowptr[b + 1] = k;
+    }
+    *csr = (cg_csr){.n_rows = B, .n_cols = B * N, .nnz = n_alive, .rowptr = rowptr, .col = cg_i32(idx)};
+    cg_tensor *xa = cg_gather_rows(ctx, x[CG_GENE], idx);
+    cg_tensor *gate = cg_mlp_forward(ctx, &m->gate, xa);
+    cg_tensor *tr = cg_mlp_forward(ctx, &m->transform, xa);
+    cg_tensor *a = cg_segment_softmax(ctx, gate, csr);
+    return cg_segment_sum(ctx, cg_rowscale(ctx, tr, a), csr);
+}
+
+cg_tensor *cg_hetero_cell_head(cg_ctx *ctx, const cg_hetero_cell *m, cg_tensor *z_w, cg_tensor *z_i, cg_tensor **z_p_out) {
+    /* z_p = z_w - z_i = -(z_i - z_w), z_w broadcast over the samples */
+    cg_tensor *z_p = cg_scale(ctx, cg_sub(ctx, z_i, z_w), -1.0f);
+    if (z_p_out) *z_p_out = z_p;
+    return cg_mlp_forward(ctx, &m->head, z_p);
+}
+
+cg_tensor *cg_hetero_cell_forward(cg_ctx *ctx, const cg_hetero_cell *m, const cg_hc_view *v, cg_tensor **z_p_out) {
+    if (v->B < 2) return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "hetero_cell: a batch needs the wildtype and >= 1 genotype");
+    cg_tensor *z = cg_hetero_cell_encode(ctx, m, v);
+    if (!z) return NULL;
+    int64_t one = 1, nb = v->B - 1;
+    cg_tensor *i0 = cg_tensor_new(ctx, CG_I32, 1, &one), *ib = cg_tensor_new(ctx, CG_I32, 1, &nb);
+    if (!i0 || !ib) return NULL;
+    cg_i32(i0)[0] = 0;
+    for (int64_t b = 0; b < nb; b++) cg_i32(ib)[b] = (int32_t)(b + 1);
+    return cg_hetero_cell_head(ctx, m, cg_gather_rows(ctx, z, i0), cg_gather_rows(ctx, z, ib), z_p_out);
+}

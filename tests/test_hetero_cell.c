@@ -1,0 +1,302 @@
+/* HeteroCell on the real graph. The decisive test: for 20 real genotypes the batched model with dead
+ * bitsets gives the same outputs and the same parameter gradients as the same model run on the
+ * explicitly built subgraph of each genotype (nodes and edges removed and relabelled, one at a time). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cellgraph/deletion.h"
+#include "cellgraph/genes.h"
+#include "cellgraph/hetero_cell.h"
+#include "testutil.h"
+
+static cg_graph *G;
+static cg_hc_graph HG;
+
+static int setup(void **state) {
+    (void)state;
+    const char *d = getenv("CELLGRAPH_TEST_DATA");
+    if (!d || !*d) return 0;
+    if (cg_graph_build(d, "default", &G) != CG_OK || cg_hc_graph_init(&HG, G) != CG_OK) {
+        fprintf(stderr, "%s\n", cg_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    if (G) cg_hc_graph_free(&HG);
+    cg_graph_free(G);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ explicit subgraphs */
+
+typedef struct subgraph {
+    cg_hc_view v;
+    int32_t *ids[CG_NODE_TYPES];
+    void *mem[64];
+    int n_mem;
+} subgraph;
+
+static void *keep(subgraph *s, void *p) {
+    s->mem[s->n_mem++] = p;
+    return p;
+}
+
+/* The subgraph of one genotype: dead nodes and every edge touching them removed, survivors relabelled
+ * in their original order. */
+static void build_subgraph(subgraph *s, const uint64_t *block) {
+    memset(s, 0, sizeof *s);
+    cg_dead_view d = cg_deletion_view(G, block);
+    int32_t *map[CG_NODE_TYPES];
+    for (int t = 0; t < CG_NODE_TYPES; t++) {
+        int64_t n = cg_graph_num_nodes(G, t), k = 0;
+        map[t] = malloc(n * sizeof(int32_t));
+        s->ids[t] = keep(s, malloc(n * sizeof(int32_t)));
+        for (int64_t i = 0; i < n; i++) {
+            map[t][i] = -1;
+            if (!cg_bit_get(d.node[t], i)) {
+                map[t][i] = (int32_t)k;
+                s->ids[t][k++] = (int32_t)i;
+            }
+        }
+        s->v.n_nodes[t] = k;
+        s->v.ids[t] = s->ids[t];
+    }
+    s->v.B = 1;
+    for (int r = 0; r < CG_RELATIONS; r++) {
+        const cg_relation *rel = cg_graph_relation(G, r);
+        int64_t nd = s->v.n_nodes[rel->dst_type], ns = s->v.n_nodes[rel->src_type], m = 0;
+        int64_t *rowptr = keep(s, calloc(nd + 1, sizeof(int64_t)));
+        int32_t *src = keep(s, malloc((rel->n_edges + 1) * sizeof(int32_t)));
+        int32_t *dst = keep(s, malloc((rel->n_edges + 1) * sizeof(int32_t)));
+        float *attr = rel->attr ? keep(s, malloc((rel->n_edges + 1) * sizeof(float))) : NULL;
+        for (int64_t e = 0; e < rel->n_edges; e++) {
+            int32_t a = map[rel->src_type][rel->src[e]], b = map[rel->dst_type][rel->dst[e]];
+            if (a < 0 || b < 0) continue;
+            src[m] = a;
+            dst[m] = b;
+            if (attr) attr[m] = rel->attr[e];
+            rowptr[b + 1]++;
+            m++;
+        }
+        for (int64_t i = 0; i < nd; i++) rowptr[i + 1] += rowptr[i];
+        int64_t *sp = keep(s, malloc((ns + 1) * sizeof(int64_t)));
+        int32_t *perm = keep(s, malloc((m + 1) * sizeof(int32_t)));
+        assert_int_equal(cg_rel_reverse_index(ns, m, src, sp, perm), CG_OK);
+        s->v.rel[r] = (cg_rel_batch){.n_src = ns, .n_dst = nd, .n_edges = m, .rowptr = rowptr, .src = src, .dst = dst,
+                                     .src_ptr = sp, .src_perm = perm, .attr = attr, .attr_dim = attr ? 1 : 0,
+                                     .same_type = rel->src_type == rel->dst_type, .B = 1};
+    }
+    for (int t = 0; t < CG_NODE_TYPES; t++) free(map[t]);
+}
+
+static void free_subgraph(subgraph *s) {
+    for (int i = 0; i < s->n_mem; i++) free(s->mem[i]);
+}
+
+/* ------------------------------------------------------------------ genotypes */
+
+enum { NG = 20 };
+
+/* 6 singles, 8 pairs, 6 triples from hub genes (largest physical degree) and metabolic genes (most
+ * reaction nodes), deterministic */
+static void pick_genotypes(int32_t geno[NG][3]) {
+    int64_t ng = cg_graph_num_nodes(G, CG_GENE);
+    const cg_relation *phys = cg_graph_relation(G, CG_REL_PHYSICAL), *rev = cg_graph_relation(G, CG_REL_GPR_REV);
+    int32_t hubs[6] = {0}, met[6] = {0};
+    int64_t hd[6] = {0}, md[6] = {0};
+    for (int64_t i = 0; i < ng; i++) {
+        int64_t dp = phys->rowptr[i + 1] - phys->rowptr[i], dm = rev->rowptr[i + 1] - rev->rowptr[i];
+        for (int k = 0; k < 6; k++)
+            if (dp > hd[k]) {
+                memmove(hd + k + 1, hd + k, (5 - k) * sizeof *hd);
+                memmove(hubs + k + 1, hubs + k, (5 - k) * sizeof *hubs);
+                hd[k] = dp, hubs[k] = (int32_t)i;
+                break;
+            }
+        for (int k = 0; k < 6; k++)
+            if (dm > md[k]) {
+                memmove(md + k + 1, md + k, (5 - k) * sizeof *md);
+                memmove(met + k + 1, met + k, (5 - k) * sizeof *met);
+                md[k] = dm, met[k] = (int32_t)i;
+                break;
+            }
+    }
+    int32_t pool[16] = {hubs[0], met[0], hubs[1], met[1], 17, 4001, hubs[2], met[2],
+                        hubs[3], met[3], 2500, 5555, hubs[4], met[4], 123, 6000};
+    for (int i = 0; i < NG; i++) {
+        int n = i < 6 ? 1 : i < 14 ? 2 : 3;
+        int32_t g[3] = {-1, -1, -1};
+        for (int k = 0; k < n; k++) g[k] = pool[(i * 5 + k * 3) % 16];
+        /* sort, drop repeats */
+        for (int a = 0; a < n; a++)
+            for (int b = a + 1; b < n; b++)
+                if (g[b] < g[a]) {
+                    int32_t t = g[a];
+                    g[a] = g[b];
+                    g[b] = t;
+                }
+        int m = 0;
+        for (int k = 0; k < n; k++)
+            if (m == 0 || g[k] != g[m - 1]) g[m++] = g[k];
+        for (int k = 0; k < 3; k++) geno[i][k] = k < m ? g[k] : -1;
+    }
+}
+
+/* ------------------------------------------------------------------ the decisive test */
+
+/* Relative error in the 2-norm, ||a - b|| / ||b||, as the test's tolerance means it: float32 sums over
+ * the 138,000 node rows of a batch (weight gradients) are rounded in another order by the two paths. */
+static void check_close(const char *label, const float *a, const float *b, int64_t n, double rel) {
+    double sd = 0, sb = 0, maxd = 0;
+    int64_t worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        sd += d * d, sb += (double)b[i] * b[i];
+        if (d > maxd) maxd = d, worst = i;
+    }
+    double err = sqrt(sd / fmax(sb, 1e-60));
+    if (getenv("CG_VERBOSE")) printf("%-45s relative error %.2e\n", label, err);
+    if (!(err <= rel))
+        fail_msg("%s: relative error %.3g > %.1g (largest difference at %lld: %.9g vs %.9g)", label, err, rel,
+                 (long long)worst, a[worst], b[worst]);
+}
+
+/* Outputs y = head(z_w - z_i) are compared directly. Parameter gradients are compared for the loss
+ * L = sum_b r_b . z_b over the graph embeddings of every sample (wildtype included): through
+ * z_p = z_w - z_i the two paths' gradients nearly cancel whenever a deletion changes little (every
+ * parameter contributes to z_w and z_i almost equally), and what remains is float rounding, not the
+ * deletion semantics under test. The head is the same function of z in both paths. */
+static void test_batched_equals_subgraphs(void **state) {
+    (void)state;
+    if (!G) skip();
+    int32_t geno[NG][3];
+    pick_genotypes(geno);
+    cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
+    int64_t nn[CG_NODE_TYPES];
+    for (int t = 0; t < CG_NODE_TYPES; t++) nn[t] = cg_graph_num_nodes(G, t);
+    cg_hetero_cell m;
+    assert_int_equal(cg_hetero_cell_init(&m, &cfg, nn), CG_OK);
+    const int D = cfg.hidden;
+    float *r = malloc((NG + 1) * D * sizeof(float));
+    tu_fill_uniform(r, (NG + 1) * D, -1, 1, 31);
+
+    /* batched: sample 0 = wildtype, samples 1..20 the genotypes */
+    int64_t W = cg_deletion_words(G);
+    uint64_t *blocks = calloc((NG + 1) * W, sizeof *blocks);
+    assert_int_equal(cg_deletion_batch(G, &geno[0][0], NG, 3, blocks + W), CG_OK);
+    cg_hc_view v;
+    cg_hc_view_of_graph(&v, &HG, NG + 1, blocks);
+    cg_ctx ctx;
+    assert_int_equal(cg_ctx_init(&ctx, 1 << 24, 1), CG_OK);
+    ctx.training = false;
+    cg_tensor *y = cg_hetero_cell_forward(&ctx, &m, &v, NULL);
+    if (!y) fail_msg("%s", cg_last_error());
+    assert_int_equal(y->numel, NG * 2);
+    float *y_batched = malloc(NG * 2 * sizeof(float));
+    memcpy(y_batched, y->data, NG * 2 * sizeof(float));
+    assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
+    cg_tensor *z = cg_hetero_cell_encode(&ctx, &m, &v);
+    if (!z) fail_msg("%s", cg_last_error());
+    assert_int_equal(cg_backward_from(&ctx, z, r), CG_OK);
+    float *z_batched = malloc((NG + 1) * D * sizeof(float)), *g_batched = malloc(m.params.total * sizeof(float));
+    memcpy(z_batched, z->data, (NG + 1) * D * sizeof(float));
+    memcpy(g_batched, m.params.grads, m.params.total * sizeof(float));
+
+    /* subgraphs: the wildtype once, then each genotype's own relabelled graph */
+    cg_params_zero_grad(&m.params);
+    assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
+    cg_hc_view vw;
+    cg_hc_view_of_graph(&vw, &HG, 1, NULL);
+    cg_tensor *zs[NG + 1];
+    zs[0] = cg_hetero_cell_encode(&ctx, &m, &vw);
+    subgraph sub[NG];
+    float ys[NG * 2];
+    for (int i = 0; i < NG; i++) {
+        build_subgraph(&sub[i], blocks + (i + 1) * W);
+        zs[i + 1] = cg_hetero_cell_encode(&ctx, &m, &sub[i].v);
+        cg_tensor *yi = cg_hetero_cell_head(&ctx, &m, zs[0], zs[i + 1], NULL);
+        if (!yi) fail_msg("%s", cg_last_error());
+        memcpy(ys + 2 * i, yi->data, 2 * sizeof(float));
+    }
+    /* seed each sample's z with its row of r, then run the tape once */
+    for (int i = 0; i <= NG; i++) {
+        float *g = cg_grad_of(&ctx, zs[i]);
+        for (int j = 0; j < D; j++) g[j] += r[i * D + j];
+    }
+    float zero[2] = {0, 0};
+    cg_tensor *last = cg_hetero_cell_head(&ctx, &m, zs[0], zs[NG], NULL); /* a tape output to start from */
+    assert_int_equal(cg_backward_from(&ctx, last, zero), CG_OK);
+    float zsub[(NG + 1) * 64];
+    assert_true(D <= 64);
+    for (int i = 0; i <= NG; i++) memcpy(zsub + i * D, zs[i]->data, D * sizeof(float));
+    check_close("y = head(z_w - z_i)", y_batched, ys, NG * 2, 1e-5);
+    check_close("z (graph embeddings)", z_batched, zsub, (NG + 1) * D, 1e-5);
+    for (int p = 0; p < m.params.count; p++) {
+        const cg_tensor *t = m.params.tensors[p];
+        if (strncmp(t->name, "head.", 5) == 0) continue; /* the head is not part of this loss */
+        int64_t off = m.params.offsets[p];
+        if (strcmp(t->name, "readout.gate.layers.1.bias") == 0) {
+            /* the gate's last bias shifts every logit of a softmax equally: its exact gradient is 0, and
+             * both paths give rounding noise; check that it is noise next to the same layer's weight
+             * gradient */
+            const cg_tensor *w = cg_params_find(&m.params, "readout.gate.layers.1.weight");
+            float wmax = 0;
+            for (int64_t j = 0; j < w->numel; j++) wmax = fmaxf(wmax, fabsf(w->grad[j]));
+            if (getenv("CG_VERBOSE"))
+                printf("gate bias gradients %g %g (weight gradient up to %g)\n", g_batched[off], m.params.grads[off], wmax);
+            assert_true(fabsf(g_batched[off]) < 1e-3f * wmax && fabsf(m.params.grads[off]) < 1e-3f * wmax);
+            continue;
+        }
+        check_close(t->name, g_batched + off, m.params.grads + off, t->numel, 1e-5);
+    }
+    for (int i = 0; i < NG; i++) free_subgraph(&sub[i]);
+    free(y_batched);
+    free(z_batched);
+    free(g_batched);
+    free(blocks);
+    free(r);
+    cg_ctx_free(&ctx);
+    cg_hetero_cell_free(&m);
+}
+
+static void test_config(void **state) {
+    (void)state;
+    cg_hetero_cell_config c;
+    char path[4096];
+    const char *src = getenv("CELLGRAPH_SOURCE_DIR");
+    snprintf(path, sizeof path, "%s/configs/hetero_cell.json", src ? src : ".");
+    assert_int_equal(cg_hetero_cell_config_load(path, &c), CG_OK);
+    assert_int_equal(c.hidden, 64);
+    assert_int_equal(c.layers, 2);
+    assert_int_equal(c.heads, 4);
+    assert_int_equal(c.act, CG_ACT_GELU);
+    assert_int_equal(cg_hetero_cell_config_parse("{\"hidden_channel\": 64}", "x.json", &c), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "unknown key 'hidden_channel'"));
+    assert_int_equal(cg_hetero_cell_config_parse("{\"hidden_channels\": 65}", "x.json", &c), CG_ERR_FORMAT);
+    assert_int_equal(cg_hetero_cell_config_parse("{\"relations\": [\"physical\", \"nope\"]}", "x.json", &c),
+                     CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "'nope'"));
+    assert_int_equal(cg_hetero_cell_config_parse("{\"metabolism\": \"hypergraph\", \"dropout\": 0.2}", "x", &c), CG_OK);
+    assert_true(c.hypergraph);
+    char *txt = cg_hetero_cell_config_json(&c);
+    cg_hetero_cell_config c2;
+    assert_int_equal(cg_hetero_cell_config_parse(txt, "roundtrip", &c2), CG_OK);
+    assert_int_equal(c.hidden, c2.hidden);
+    assert_true(c2.hypergraph);
+    assert_float_equal(c2.dropout, 0.2f, 1e-7);
+    assert_memory_equal(c.relations, c2.relations, sizeof c.relations);
+    free(txt);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_batched_equals_subgraphs),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
