@@ -37,7 +37,8 @@ typedef struct cg_csr {
 void cg_matmul_forward(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N,
                        int64_t K, bool transA, bool transB);
 /* dA (shape of A) += dC op(B)^T (transposed back), dB += op(A)^T dC (likewise), dbias[N] += column sums
- * of dC. */
+ * of dC. When B is small (N*K <= 16384) and M large, dB is reduced over fixed chunks of 4096 rows with
+ * the chunk results added in double (weight gradients summed over every node of a batch). */
 void cg_matmul_backward(float *dA, float *dB, float *dbias, const float *dC, const float *A, const float *B,
                         int64_t M, int64_t N, int64_t K, bool transA, bool transB);
 

@@ -375,15 +375,16 @@ INLINE void bwd_dst(const gat_k *k, const int De, float *dxl, float *dxr, float 
     if (k->loops)
         for (int h = 0; h < H; h++) dsb[self * H + h] = dalpha_head(k, g, xld, h) * drop_factor(k, b, self, h);
 
-    /* dscore = alpha (dalpha - sum alpha dalpha), per head */
+    /* dscore = alpha (dalpha - sum alpha dalpha), per head; the sum over a hub's hundreds of in-edges is
+     * taken in double, because dalpha - sum cancels */
     for (int h = 0; h < H; h++) {
-        float sad = 0.0f;
+        double sad = 0.0;
         for (int64_t e = e0; e < e1; e++)
-            if (is_cand(k, b, r->src[e], d)) sad += al[e * H + h] * dsb[e * H + h];
-        if (k->loops) sad += al[self * H + h] * dsb[self * H + h];
+            if (is_cand(k, b, r->src[e], d)) sad += (double)al[e * H + h] * dsb[e * H + h];
+        if (k->loops) sad += (double)al[self * H + h] * dsb[self * H + h];
         for (int64_t e = e0; e < e1; e++)
-            if (is_cand(k, b, r->src[e], d)) dsb[e * H + h] = al[e * H + h] * (dsb[e * H + h] - sad);
-        if (k->loops) dsb[self * H + h] = al[self * H + h] * (dsb[self * H + h] - sad);
+            if (is_cand(k, b, r->src[e], d)) dsb[e * H + h] = (float)(al[e * H + h] * (dsb[e * H + h] - sad));
+        if (k->loops) dsb[self * H + h] = (float)(al[self * H + h] * (dsb[self * H + h] - sad));
     }
 
     /* through z, edge by edge: dxr[d], datt, dW_e (and for the self loop dxl[d]) */

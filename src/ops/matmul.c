@@ -2,6 +2,11 @@
 #include "cellgraph/ops.h"
 
 #include <cblas.h>
+#include <string.h>
+
+/* rows per chunk, and the largest B (in elements) reduced chunk by chunk, in cg_matmul_backward */
+#define CG_MATMUL_CHUNK 4096
+#define CG_MATMUL_SMALL_B 16384
 
 void cg_matmul_forward(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N,
                        int64_t K, bool transA, bool transB) {
@@ -35,7 +40,26 @@ void cg_matmul_backward(float *dA, float *dB, float *dbias, const float *dC, con
                         n, 1.0f, dA, m);
     }
     if (dB && N > 0 && K > 0) {
-        if (!transB) /* dB[K,N] += op(A)^T dC */
+        if (M > 2 * CG_MATMUL_CHUNK && N * K <= CG_MATMUL_SMALL_B) {
+            /* a small weight gradient reduced over many rows (every node of every sample): sgemm over
+             * fixed chunks of rows, chunk results added in double, so the float rounding of a long sum
+             * does not build up (and the result does not depend on how the rows are batched) */
+            float tmp[CG_MATMUL_SMALL_B];
+            double acc[CG_MATMUL_SMALL_B];
+            memset(acc, 0, (size_t)(N * K) * sizeof(double));
+            for (int64_t r0 = 0; r0 < M; r0 += CG_MATMUL_CHUNK) {
+                const int mc = (int)(M - r0 < CG_MATMUL_CHUNK ? M - r0 : CG_MATMUL_CHUNK);
+                const float *Ac = transA ? A + r0 : A + r0 * K, *dCc = dC + r0 * N;
+                if (!transB) /* tmp[K,N] = opA(A)^T dC */
+                    cblas_sgemm(CblasRowMajor, transA ? CblasNoTrans : CblasTrans, CblasNoTrans, k, n, mc, 1.0f, Ac,
+                                lda, dCc, n, 0.0f, tmp, n);
+                else /* tmp[N,K] = dC^T opA(A) */
+                    cblas_sgemm(CblasRowMajor, CblasTrans, transA ? CblasTrans : CblasNoTrans, n, k, mc, 1.0f, dCc, n,
+                                Ac, lda, 0.0f, tmp, k);
+                for (int64_t i = 0; i < N * K; i++) acc[i] += tmp[i];
+            }
+            for (int64_t i = 0; i < N * K; i++) dB[i] += (float)acc[i];
+        } else if (!transB) /* dB[K,N] += op(A)^T dC */
             cblas_sgemm(CblasRowMajor, transA ? CblasNoTrans : CblasTrans, CblasNoTrans, k, n, m, 1.0f, A, lda, dC,
                         n, 1.0f, dB, n);
         else /* dB[N,K] += dC^T op(A) */
