@@ -67,4 +67,12 @@ cg_tensor *cg_layernorm_layer_forward(cg_ctx *ctx, const cg_layernorm_layer *l, 
 cg_tensor *cg_embedding_forward(cg_ctx *ctx, const cg_embedding_layer *l, cg_tensor *ids);
 cg_tensor *cg_mlp_forward(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x);
 
+/* AttentionalAggregation (torch_geometric.nn.aggr.AttentionalAggregation with gate_nn and nn):
+ * for each group s (a segment of csr, whose entries are rows of x), z_s = sum_i softmax_i(gate(x_i)) *
+ * transform(x_i), the softmax taken over the group's rows. x [R, F] with csr->nnz == R rows already in
+ * group order (e.g. the alive genes of each sample); gate: F -> ... -> 1; transform: F -> ... -> D.
+ * Returns [S, D]; an empty group gives a zero row. */
+cg_tensor *cg_attentional_aggregation(cg_ctx *ctx, const cg_mlp *gate, const cg_mlp *transform, cg_tensor *x,
+                                      const cg_csr *csr);
+
 #endif

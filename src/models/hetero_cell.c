@@ -396,11 +396,7 @@ cg_tensor *cg_hetero_cell_encode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_
         rowptr[b + 1] = k;
     }
     *csr = (cg_csr){.n_rows = B, .n_cols = B * N, .nnz = n_alive, .rowptr = rowptr, .col = cg_i32(idx)};
-    cg_tensor *xa = cg_gather_rows(ctx, x[CG_GENE], idx);
-    cg_tensor *gate = cg_mlp_forward(ctx, &m->gate, xa);
-    cg_tensor *tr = cg_mlp_forward(ctx, &m->transform, xa);
-    cg_tensor *a = cg_segment_softmax(ctx, gate, csr);
-    return cg_segment_sum(ctx, cg_rowscale(ctx, tr, a), csr);
+    return cg_attentional_aggregation(ctx, &m->gate, &m->transform, cg_gather_rows(ctx, x[CG_GENE], idx), csr);
 }
 
 cg_tensor *cg_hetero_cell_head(cg_ctx *ctx, const cg_hetero_cell *m, cg_tensor *z_w, cg_tensor *z_i, cg_tensor **z_p_out) {

@@ -128,3 +128,11 @@ cg_tensor *cg_mlp_forward(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x) {
     }
     return x;
 }
+
+cg_tensor *cg_attentional_aggregation(cg_ctx *ctx, const cg_mlp *gate, const cg_mlp *transform, cg_tensor *x,
+                                      const cg_csr *csr) {
+    cg_tensor *g = cg_mlp_forward(ctx, gate, x);
+    cg_tensor *t = cg_mlp_forward(ctx, transform, x);
+    cg_tensor *a = cg_segment_softmax(ctx, g, csr);
+    return cg_segment_sum(ctx, cg_rowscale(ctx, t, a), csr);
+}
