@@ -47,7 +47,8 @@ typedef struct cg_hetero_cell_config {
 /* The defaults above. */
 cg_hetero_cell_config cg_hetero_cell_defaults(void);
 
-/* Reads a JSON config file; keys not given keep their defaults. Errors: CG_ERR_IO, CG_ERR_FORMAT naming
+/* Reads a JSON config file; keys not given keep their defaults; the object "train" is left to the
+ * trainer (cellgraph/trainer.h). Errors: CG_ERR_IO, CG_ERR_FORMAT naming
  * the file and the unknown key, the wrong type or the bad value (e.g. hidden not a multiple of heads). */
 cg_status cg_hetero_cell_config_load(const char *path, cg_hetero_cell_config *cfg);
 /* Same, from JSON text (name used in messages). */
@@ -95,9 +96,9 @@ typedef struct cg_hc_view {
     int64_t dead_stride;
 } cg_hc_view;
 
-/* Node embeddings after the L layers for every sample: out[t] = [B * n_nodes[t], D]; and the graph
- * embeddings z [B, D] from the readout over the alive genes of each sample. Returns z (NULL on error,
- * status in ctx). */
+/* The graph embeddings z [B, D] of every sample: the L layers, then the readout over the alive genes of
+ * each sample. Returns z (NULL on error, status in ctx). The view (and what it points to) must stay
+ * valid until the step's backward has run: the recorded convs keep pointers to its relations. */
 cg_tensor *cg_hetero_cell_encode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_hc_view *v);
 
 /* The reverse indexes of a graph's relations, built once and shared by every batch. */

@@ -103,10 +103,12 @@ cg_status cg_hetero_cell_config_parse(const char *json, const char *name, cg_het
                 }
                 cfg->relations[r] = true;
             }
+        } else if (strcmp(k, "train") == 0) {
+            /* the training settings (cellgraph/trainer.h) share the file */
         } else {
             s = cg_error(CG_ERR_FORMAT, "%s: unknown key '%s' (known: hidden_channels, num_layers, heads, dropout, "
                          "attention_dropout, activation, metabolism, residual, self_loops, head_num_layers, "
-                         "relations, seed)", name, k);
+                         "relations, seed, and the object train)", name, k);
         }
     }
     cJSON_Delete(root);

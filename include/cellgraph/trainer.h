@@ -1,0 +1,129 @@
+/* cellgraph/trainer.h: training, evaluation and checkpoints for HeteroCell on the phenotype dataset.
+ *
+ * Labels are z-scored with the training split's statistics (cellgraph/dataset.h); the model predicts
+ * z-scores, and evaluation returns predictions in original units. One step: a batch of genotypes from
+ * the seeded shuffle of the training split, their dead bitsets plus the wildtype sample on the shared
+ * graph, HeteroCell forward, the loss, backward, gradient clipping by global norm, AdamW. The learning
+ * rate is lr * warm-up/cosine(step) * plateau scale; ReduceLROnPlateau multiplies the scale by `factor`
+ * after `patience` epochs without a better validation loss; early stopping after `early_stopping` such
+ * epochs. Everything random is a function of (seed, epoch, step), so a run resumed from its last
+ * checkpoint continues bitwise identically (for the same thread count).
+ */
+#ifndef CELLGRAPH_TRAINER_H
+#define CELLGRAPH_TRAINER_H
+
+#include "cellgraph/dataset.h"
+#include "cellgraph/hetero_cell.h"
+#include "cellgraph/optim.h"
+
+typedef struct cg_train_config {
+    int epochs;                 /* "epochs" (10) */
+    double max_minutes;         /* "max_minutes" (0: no limit); checked between steps */
+    int batch_size;             /* "batch_size" (16) genotypes per step */
+    cg_split_kind split;        /* "split" ("random" | "gene") */
+    uint64_t seed;              /* "seed" (42): shuffling and dropout */
+    double lr;                  /* "lr" (1e-3) */
+    double weight_decay;        /* "weight_decay" (1e-2, AdamW) */
+    double warmup_fraction;     /* "warmup_fraction" (0.05 of the planned steps) */
+    double min_lr_ratio;        /* "min_lr_ratio" (0.01): cosine floor as a fraction of lr */
+    double grad_clip;           /* "grad_clip" (1.0; 0 = off) */
+    double plateau_factor;      /* "plateau_factor" (0.5) */
+    int plateau_patience;       /* "plateau_patience" (2 epochs) */
+    int early_stopping;         /* "early_stopping" (5 epochs; 0 = off) */
+    double lambda_dist;         /* "lambda_dist" (0) */
+    double lambda_supcr;        /* "lambda_supcr" (0) */
+    double supcr_temperature;   /* "supcr_temperature" (0.1) */
+    float label_weights[2];     /* "label_weights" ([1, 1]): fitness, gene_interaction */
+    int64_t max_val_samples;    /* "max_val_samples" (0 = all): validation per epoch on a fixed subset */
+    int64_t max_train_samples;  /* "max_train_samples" (0 = all): training samples per epoch */
+} cg_train_config;
+
+cg_train_config cg_train_defaults(void);
+
+/* Reads the "train" object of a config file (the model keys sit at the top level; see
+ * cellgraph/hetero_cell.h). A missing "train" object keeps the defaults. Errors: CG_ERR_IO,
+ * CG_ERR_FORMAT naming an unknown key or a bad value. */
+cg_status cg_train_config_load(const char *path, cg_train_config *cfg);
+cg_status cg_train_config_parse(const char *json, const char *name, cg_train_config *cfg);
+char *cg_train_config_json(const cg_train_config *cfg);
+
+typedef struct cg_trainer {
+    cg_train_config cfg;
+    cg_hetero_cell *model;
+    const cg_graph *graph;
+    const cg_dataset *data;
+    cg_hc_graph hg;
+    cg_optim opt;
+    cg_ctx ctx;
+    int64_t *train_idx, *val_idx, *test_idx; /* sample indices of the split */
+    int64_t n_train, n_val, n_test;
+    int64_t *order;              /* this epoch's shuffled training order */
+    float label_mean[CG_NUM_LABELS], label_std[CG_NUM_LABELS];
+    uint32_t graph_checksum, dataset_checksum;
+    /* progress (saved in checkpoints) */
+    int epoch;                   /* current epoch, 0-based */
+    int64_t epoch_pos;           /* samples of this epoch already used */
+    int64_t step;                /* optimisation steps done */
+    int64_t planned_steps;       /* epochs x steps per epoch (for the cosine schedule) */
+    double plateau_scale;
+    int bad_epochs;              /* epochs without improvement (plateau and early stopping) */
+    double best_val;
+    int best_epoch;
+    double lr_now;
+    /* batch buffers (alive until the step's backward has run) */
+    cg_hc_view view;
+    uint64_t *blocks;            /* [(batch + 1) x deletion words] */
+    float *target;               /* [batch, 2] z-scored */
+} cg_trainer;
+
+/* Sets up a trainer for an initialised model on graph + dataset (the dataset's genes must be the
+ * graph's: checked by checksum). Errors: CG_ERR_INVALID_ARG (mismatched gene tables, empty training
+ * split), CG_ERR_NOMEM. */
+cg_status cg_trainer_init(cg_trainer *t, cg_hetero_cell *m, const cg_graph *g, const cg_dataset *d,
+                          const cg_train_config *cfg);
+void cg_trainer_free(cg_trainer *t);
+
+/* One optimisation step on the next batch of the epoch; *loss receives the batch loss (z units).
+ * Returns CG_OK; sets *epoch_done when the epoch's samples are used up. */
+cg_status cg_trainer_step(cg_trainer *t, float *loss, bool *epoch_done);
+
+/* Starts the next epoch (shuffles; to be called after an epoch is done and validated). */
+void cg_trainer_next_epoch(cg_trainer *t);
+
+/* Predictions in original units for samples[0..n) ([n, 2]), in batches, no gradient; *loss (optional)
+ * receives the mean z-scored MSE over the present labels. */
+cg_status cg_trainer_predict_samples(cg_trainer *t, const int64_t *samples, int64_t n, float *pred, double *loss);
+
+/* After validation: updates the plateau scale, early stopping counter and best score; returns true in
+ * *improved when val_loss is the best so far and in *stop when early stopping triggers. */
+void cg_trainer_end_epoch(cg_trainer *t, double val_loss, bool *improved, bool *stop);
+
+/* Checkpoints: <dir>/checkpoint_<tag>.safetensors (parameters; metadata: model and training config,
+ * label statistics, graph and dataset checksums, progress, a CRC-32 of the parameters) and, for tag
+ * "last", <dir>/optimizer_last.safetensors (AdamW state). Written to temporary names, then renamed. */
+cg_status cg_trainer_save(const cg_trainer *t, const char *dir, const char *tag);
+
+/* Restores parameters, optimizer state and progress from <dir>/checkpoint_last.safetensors and
+ * <dir>/optimizer_last.safetensors. Errors: CG_ERR_FORMAT (corrupted: CRC mismatch, missing tensors;
+ * another graph or dataset: checksum mismatch, both named), CG_ERR_IO. */
+cg_status cg_trainer_resume(cg_trainer *t, const char *dir);
+
+/* What a checkpoint says about itself. */
+typedef struct cg_checkpoint_info {
+    cg_hetero_cell_config model;
+    cg_train_config train;
+    float label_mean[CG_NUM_LABELS], label_std[CG_NUM_LABELS];
+    uint32_t graph_checksum, dataset_checksum;
+    int epoch;
+    int64_t step;
+} cg_checkpoint_info;
+
+/* Reads a checkpoint's metadata (no parameters). Errors: CG_ERR_IO, CG_ERR_FORMAT. */
+cg_status cg_checkpoint_info_read(const char *path, cg_checkpoint_info *info);
+
+/* Loads a checkpoint's parameters into an initialised model of the same config (names and shapes must
+ * match; the CRC-32 of the parameters is verified). Errors: CG_ERR_FORMAT naming the file and the
+ * parameter, CG_ERR_IO. */
+cg_status cg_checkpoint_load_params(const char *path, cg_hetero_cell *m);
+
+#endif

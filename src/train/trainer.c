@@ -1,0 +1,558 @@
+/* Training loop, evaluation and checkpoints (cellgraph/trainer.h). */
+#include "cellgraph/trainer.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "cellgraph/deletion.h"
+#include "cellgraph/rng.h"
+#include "cellgraph/safetensors.h"
+
+#define CKPT_FORMAT "cellgraph.checkpoint/1"
+#define OPT_FORMAT "cellgraph.optimizer/1"
+#define K CG_NUM_LABELS
+
+/* ------------------------------------------------------------------ configuration */
+
+cg_train_config cg_train_defaults(void) {
+    return (cg_train_config){.epochs = 10, .max_minutes = 0, .batch_size = 16, .split = CG_SPLIT_RANDOM, .seed = 42,
+                             .lr = 1e-3, .weight_decay = 1e-2, .warmup_fraction = 0.05, .min_lr_ratio = 0.01,
+                             .grad_clip = 1.0, .plateau_factor = 0.5, .plateau_patience = 2, .early_stopping = 5,
+                             .lambda_dist = 0, .lambda_supcr = 0, .supcr_temperature = 0.1,
+                             .label_weights = {1.0f, 1.0f}, .max_val_samples = 0, .max_train_samples = 0};
+}
+
+static cg_status num(cJSON *v, const char *name, const char *key, double lo, double hi, double *out) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
+        return cg_error(CG_ERR_FORMAT, "%s: train.%s: expected a number in [%g, %g]", name, key, lo, hi);
+    *out = v->valuedouble;
+    return CG_OK;
+}
+
+cg_status cg_train_config_parse(const char *json, const char *name, cg_train_config *cfg) {
+    *cfg = cg_train_defaults();
+    cJSON *root = cJSON_Parse(json);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return cg_error(CG_ERR_FORMAT, "%s: not a JSON object", name);
+    }
+    cJSON *tr = cJSON_GetObjectItem(root, "train");
+    cg_status s = CG_OK;
+    if (tr && !cJSON_IsObject(tr)) s = cg_error(CG_ERR_FORMAT, "%s: 'train' must be an object", name);
+    cJSON *it;
+    double v = 0;
+    if (s == CG_OK && tr)
+        cJSON_ArrayForEach(it, tr) {
+            const char *k = it->string;
+            if (s != CG_OK) break;
+            if (strcmp(k, "epochs") == 0) {
+                if ((s = num(it, name, k, 1, 1e6, &v)) == CG_OK) cfg->epochs = (int)v;
+            } else if (strcmp(k, "max_minutes") == 0) {
+                s = num(it, name, k, 0, 1e7, &cfg->max_minutes);
+            } else if (strcmp(k, "batch_size") == 0) {
+                if ((s = num(it, name, k, 1, 4096, &v)) == CG_OK) cfg->batch_size = (int)v;
+            } else if (strcmp(k, "split") == 0) {
+                if (!cJSON_IsString(it) || !cg_split_kind_parse(it->valuestring, &cfg->split))
+                    s = cg_error(CG_ERR_FORMAT, "%s: train.split: expected \"random\" or \"gene\"", name);
+            } else if (strcmp(k, "seed") == 0) {
+                if ((s = num(it, name, k, 0, 9e15, &v)) == CG_OK) cfg->seed = (uint64_t)v;
+            } else if (strcmp(k, "lr") == 0) s = num(it, name, k, 0, 10, &cfg->lr);
+            else if (strcmp(k, "weight_decay") == 0) s = num(it, name, k, 0, 10, &cfg->weight_decay);
+            else if (strcmp(k, "warmup_fraction") == 0) s = num(it, name, k, 0, 1, &cfg->warmup_fraction);
+            else if (strcmp(k, "min_lr_ratio") == 0) s = num(it, name, k, 0, 1, &cfg->min_lr_ratio);
+            else if (strcmp(k, "grad_clip") == 0) s = num(it, name, k, 0, 1e6, &cfg->grad_clip);
+            else if (strcmp(k, "plateau_factor") == 0) s = num(it, name, k, 0, 1, &cfg->plateau_factor);
+            else if (strcmp(k, "plateau_patience") == 0) {
+                if ((s = num(it, name, k, 0, 1e6, &v)) == CG_OK) cfg->plateau_patience = (int)v;
+            } else if (strcmp(k, "early_stopping") == 0) {
+                if ((s = num(it, name, k, 0, 1e6, &v)) == CG_OK) cfg->early_stopping = (int)v;
+            } else if (strcmp(k, "lambda_dist") == 0) s = num(it, name, k, 0, 1e6, &cfg->lambda_dist);
+            else if (strcmp(k, "lambda_supcr") == 0) s = num(it, name, k, 0, 1e6, &cfg->lambda_supcr);
+            else if (strcmp(k, "supcr_temperature") == 0) s = num(it, name, k, 1e-6, 1e6, &cfg->supcr_temperature);
+            else if (strcmp(k, "max_val_samples") == 0) {
+                if ((s = num(it, name, k, 0, 1e12, &v)) == CG_OK) cfg->max_val_samples = (int64_t)v;
+            } else if (strcmp(k, "max_train_samples") == 0) {
+                if ((s = num(it, name, k, 0, 1e12, &v)) == CG_OK) cfg->max_train_samples = (int64_t)v;
+            } else if (strcmp(k, "label_weights") == 0) {
+                if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != K)
+                    s = cg_error(CG_ERR_FORMAT, "%s: train.label_weights: expected [fitness, gene_interaction]", name);
+                for (int j = 0; s == CG_OK && j < K; j++)
+                    if ((s = num(cJSON_GetArrayItem(it, j), name, k, 0, 1e6, &v)) == CG_OK) cfg->label_weights[j] = (float)v;
+            } else {
+                s = cg_error(CG_ERR_FORMAT, "%s: unknown key 'train.%s'", name, k);
+            }
+        }
+    cJSON_Delete(root);
+    return s;
+}
+
+cg_status cg_train_config_load(const char *path, cg_train_config *cfg) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return cg_error(CG_ERR_IO, "%s: cannot open the config", path);
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return cg_train_config_parse(buf, path, cfg);
+}
+
+char *cg_train_config_json(const cg_train_config *c) {
+    cJSON *o = cJSON_CreateObject(), *w = cJSON_CreateArray();
+    cJSON_AddNumberToObject(o, "epochs", c->epochs);
+    cJSON_AddNumberToObject(o, "max_minutes", c->max_minutes);
+    cJSON_AddNumberToObject(o, "batch_size", c->batch_size);
+    cJSON_AddStringToObject(o, "split", cg_split_kind_name(c->split));
+    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    cJSON_AddNumberToObject(o, "lr", c->lr);
+    cJSON_AddNumberToObject(o, "weight_decay", c->weight_decay);
+    cJSON_AddNumberToObject(o, "warmup_fraction", c->warmup_fraction);
+    cJSON_AddNumberToObject(o, "min_lr_ratio", c->min_lr_ratio);
+    cJSON_AddNumberToObject(o, "grad_clip", c->grad_clip);
+    cJSON_AddNumberToObject(o, "plateau_factor", c->plateau_factor);
+    cJSON_AddNumberToObject(o, "plateau_patience", c->plateau_patience);
+    cJSON_AddNumberToObject(o, "early_stopping", c->early_stopping);
+    cJSON_AddNumberToObject(o, "lambda_dist", c->lambda_dist);
+    cJSON_AddNumberToObject(o, "lambda_supcr", c->lambda_supcr);
+    cJSON_AddNumberToObject(o, "supcr_temperature", c->supcr_temperature);
+    for (int k = 0; k < K; k++) cJSON_AddItemToArray(w, cJSON_CreateNumber(c->label_weights[k]));
+    cJSON_AddItemToObject(o, "label_weights", w);
+    cJSON_AddNumberToObject(o, "max_val_samples", (double)c->max_val_samples);
+    cJSON_AddNumberToObject(o, "max_train_samples", (double)c->max_train_samples);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddItemToObject(root, "train", o);
+    char *txt = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return txt;
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static uint32_t dataset_checksum(const cg_dataset *d) {
+    uLong c = crc32(0L, Z_NULL, 0);
+    c = crc32(c, (const Bytef *)d->genotype, (uInt)(d->n * 3 * sizeof(int32_t)));
+    c = crc32(c, (const Bytef *)d->label, (uInt)(d->n * K * sizeof(float)));
+    for (int s = 0; s < CG_SPLIT_KINDS; s++) c = crc32(c, (const Bytef *)d->split[s], (uInt)(d->n * sizeof(int32_t)));
+    return (uint32_t)c;
+}
+
+static void shuffle(int64_t *v, int64_t n, uint64_t seed, uint64_t stream) {
+    for (int64_t i = n - 1; i > 0; i--) {
+        uint64_t r = ((uint64_t)cg_rng_u32(seed, stream, 2 * (uint64_t)i) << 32) | cg_rng_u32(seed, stream, 2 * (uint64_t)i + 1);
+        int64_t j = (int64_t)(r % (uint64_t)(i + 1)), tmp = v[i];
+        v[i] = v[j];
+        v[j] = tmp;
+    }
+}
+
+static int64_t epoch_samples(const cg_trainer *t) {
+    return t->cfg.max_train_samples > 0 && t->cfg.max_train_samples < t->n_train ? t->cfg.max_train_samples : t->n_train;
+}
+
+/* this epoch's order: the training samples shuffled by (seed, epoch) */
+static void make_order(cg_trainer *t) {
+    memcpy(t->order, t->train_idx, (size_t)t->n_train * sizeof *t->order);
+    shuffle(t->order, t->n_train, t->cfg.seed, 100000 + (uint64_t)t->epoch);
+}
+
+cg_status cg_trainer_init(cg_trainer *t, cg_hetero_cell *m, const cg_graph *g, const cg_dataset *d,
+                          const cg_train_config *cfg) {
+    memset(t, 0, sizeof *t);
+    t->cfg = *cfg;
+    t->model = m;
+    t->graph = g;
+    t->data = d;
+    if (d->n_genes != cg_graph_num_nodes(g, CG_GENE))
+        return cg_error(CG_ERR_INVALID_ARG, "trainer: the dataset indexes %lld genes, the graph has %lld",
+                        (long long)d->n_genes, (long long)cg_graph_num_nodes(g, CG_GENE));
+    cg_genes *genes = NULL;
+    cg_status s = cg_graph_genes(g, &genes);
+    if (s != CG_OK) return s;
+    uint32_t gcrc = cg_genes_checksum(genes);
+    cg_genes_free(genes);
+    if (gcrc != d->genes_checksum)
+        return cg_error(CG_ERR_INVALID_ARG, "trainer: the dataset was built for another gene table (crc32 %08x, the "
+                        "graph's is %08x): rebuild it with --graph", d->genes_checksum, gcrc);
+    t->graph_checksum = cg_graph_checksum(g);
+    t->dataset_checksum = dataset_checksum(d);
+    const int32_t *split = d->split[cfg->split];
+    int64_t n[3] = {0};
+    for (int64_t i = 0; i < d->n; i++) n[split[i]]++;
+    t->train_idx = malloc(((size_t)n[0] + 1) * sizeof(int64_t));
+    t->val_idx = malloc(((size_t)n[1] + 1) * sizeof(int64_t));
+    t->test_idx = malloc(((size_t)n[2] + 1) * sizeof(int64_t));
+    t->order = malloc(((size_t)n[0] + 1) * sizeof(int64_t));
+    int64_t W = cg_deletion_words(g);
+    t->blocks = malloc((size_t)(cfg->batch_size + 1) * (size_t)W * sizeof(uint64_t));
+    t->target = malloc((size_t)cfg->batch_size * K * sizeof(float));
+    if (!t->train_idx || !t->val_idx || !t->test_idx || !t->order || !t->blocks || !t->target) {
+        cg_trainer_free(t);
+        return cg_error(CG_ERR_NOMEM, "trainer: out of memory");
+    }
+    for (int64_t i = 0; i < d->n; i++) {
+        int64_t *dst = split[i] == CG_SPLIT_TRAIN ? t->train_idx : split[i] == CG_SPLIT_VAL ? t->val_idx : t->test_idx;
+        int64_t *cnt = split[i] == CG_SPLIT_TRAIN ? &t->n_train : split[i] == CG_SPLIT_VAL ? &t->n_val : &t->n_test;
+        dst[(*cnt)++] = i;
+    }
+    /* validation on a fixed seeded subset when asked */
+    shuffle(t->val_idx, t->n_val, cfg->seed, 200000);
+    if (cfg->max_val_samples > 0 && cfg->max_val_samples < t->n_val) t->n_val = cfg->max_val_samples;
+    if (t->n_train == 0) {
+        cg_trainer_free(t);
+        return cg_error(CG_ERR_INVALID_ARG, "trainer: the %s split has no training samples", cg_split_kind_name(cfg->split));
+    }
+    for (int k = 0; k < K; k++) {
+        const cg_label_stats *st = &d->stats[cfg->split][k];
+        t->label_mean[k] = st->count > 0 ? (float)st->mean : 0.0f;
+        t->label_std[k] = st->count > 1 && st->std > 0 ? (float)st->std : 1.0f;
+    }
+    cg_optim_config oc = cg_optim_defaults(CG_OPTIM_ADAMW);
+    oc.lr = cfg->lr;
+    oc.weight_decay = cfg->weight_decay;
+    if ((s = cg_optim_create(&t->opt, &m->params, &oc)) != CG_OK || (s = cg_hc_graph_init(&t->hg, g)) != CG_OK ||
+        (s = cg_ctx_init(&t->ctx, 0, cfg->seed)) != CG_OK) {
+        cg_trainer_free(t);
+        return s;
+    }
+    int64_t per_epoch = (epoch_samples(t) + cfg->batch_size - 1) / cfg->batch_size;
+    t->planned_steps = per_epoch * cfg->epochs;
+    t->plateau_scale = 1.0;
+    t->best_val = INFINITY;
+    t->best_epoch = -1;
+    make_order(t);
+    return CG_OK;
+}
+
+void cg_trainer_free(cg_trainer *t) {
+    free(t->train_idx);
+    free(t->val_idx);
+    free(t->test_idx);
+    free(t->order);
+    free(t->blocks);
+    free(t->target);
+    if (t->opt.state) cg_optim_free(&t->opt);
+    cg_hc_graph_free(&t->hg);
+    cg_ctx_free(&t->ctx);
+    memset(t, 0, sizeof *t);
+}
+
+/* ------------------------------------------------------------------ steps */
+
+static double schedule(const cg_trainer *t) {
+    double total = (double)(t->planned_steps > 0 ? t->planned_steps : 1), s = (double)t->step;
+    double warm = fmax(1.0, t->cfg.warmup_fraction * total), f;
+    if (s < warm)
+        f = (s + 1.0) / warm;
+    else {
+        double p = fmin(1.0, (s - warm) / fmax(1.0, total - warm));
+        f = t->cfg.min_lr_ratio + (1.0 - t->cfg.min_lr_ratio) * 0.5 * (1.0 + cos(M_PI * p));
+    }
+    return t->cfg.lr * f * t->plateau_scale;
+}
+
+/* forward of a batch of samples: y [n, 2] z-scored predictions; NULL on error */
+static cg_tensor *batch_forward(cg_trainer *t, const int64_t *samples, int64_t n) {
+    const cg_dataset *d = t->data;
+    int64_t W = cg_deletion_words(t->graph);
+    memset(t->blocks, 0, (size_t)W * sizeof(uint64_t)); /* sample 0: the wildtype */
+    for (int64_t b = 0; b < n; b++)
+        if (cg_deletion_compute(t->graph, d->genotype + 3 * samples[b], 3, t->blocks + (b + 1) * W) != CG_OK) {
+            cg_ctx_fail(&t->ctx, cg_last_status(), "trainer: sample %lld: %s", (long long)samples[b], cg_last_error());
+            return NULL;
+        }
+    /* the view must outlive backward: it lives in the trainer */
+    cg_hc_view_of_graph(&t->view, &t->hg, n + 1, t->blocks);
+    return cg_hetero_cell_forward(&t->ctx, t->model, &t->view, NULL);
+}
+
+static void fill_targets(const cg_trainer *t, const int64_t *samples, int64_t n) {
+    for (int64_t b = 0; b < n; b++)
+        for (int k = 0; k < K; k++) {
+            float v = t->data->label[samples[b] * K + k];
+            t->target[b * K + k] = isnan(v) ? NAN : (v - t->label_mean[k]) / t->label_std[k];
+        }
+}
+
+/* the training loss: label-weighted NaN-masked MSE per label (z units) */
+static cg_tensor *loss_of(cg_trainer *t, cg_tensor *y, int64_t n) {
+    cg_ctx *ctx = &t->ctx;
+    cg_tensor *total = NULL;
+    cg_tensor *tt = cg_tensor_wrap2(ctx, n, K, t->target);
+    for (int k = 0; k < K; k++) {
+        if (t->cfg.label_weights[k] == 0.0f) continue;
+        cg_tensor *lk = cg_mse_masked(ctx, cg_slice_cols(ctx, y, k, 1), cg_slice_cols(ctx, tt, k, 1));
+        lk = cg_scale(ctx, lk, t->cfg.label_weights[k]);
+        total = total ? cg_add(ctx, total, lk) : lk;
+    }
+    return total;
+}
+
+cg_status cg_trainer_step(cg_trainer *t, float *loss, bool *epoch_done) {
+    int64_t total = epoch_samples(t);
+    int64_t n = total - t->epoch_pos < t->cfg.batch_size ? total - t->epoch_pos : t->cfg.batch_size;
+    *epoch_done = false;
+    if (n <= 0) {
+        *epoch_done = true;
+        return CG_OK;
+    }
+    const int64_t *samples = t->order + t->epoch_pos;
+    cg_ctx *ctx = &t->ctx;
+    cg_status s = cg_ctx_reset(ctx);
+    if (s != CG_OK) return s;
+    ctx->step = (uint64_t)t->step; /* dropout streams are a function of the global step */
+    ctx->training = true;
+    ctx->grad_enabled = true;
+    cg_params_zero_grad(&t->model->params);
+    fill_targets(t, samples, n);
+    cg_tensor *y = batch_forward(t, samples, n);
+    cg_tensor *l = y ? loss_of(t, y, n) : NULL;
+    if (!l) return cg_ctx_status(ctx) != CG_OK ? ctx->status : cg_error(CG_ERR_STATE, "trainer: empty loss");
+    if ((s = cg_backward(ctx, l)) != CG_OK) return s;
+    if (t->cfg.grad_clip > 0) {
+        float norm;
+        if ((s = cg_clip_grad_norm(&t->model->params, (float)t->cfg.grad_clip, &norm)) != CG_OK) return s;
+    }
+    t->lr_now = schedule(t);
+    t->opt.lr = t->lr_now;
+    if ((s = cg_optim_step(&t->opt, &t->model->params)) != CG_OK) return s;
+    *loss = cg_f32(l)[0];
+    t->step++;
+    t->epoch_pos += n;
+    *epoch_done = t->epoch_pos >= total;
+    return CG_OK;
+}
+
+void cg_trainer_next_epoch(cg_trainer *t) {
+    t->epoch++;
+    t->epoch_pos = 0;
+    make_order(t);
+}
+
+cg_status cg_trainer_predict_samples(cg_trainer *t, const int64_t *samples, int64_t n, float *pred, double *loss) {
+    cg_ctx *ctx = &t->ctx;
+    double sse = 0;
+    int64_t cnt = 0;
+    for (int64_t b0 = 0; b0 < n; b0 += t->cfg.batch_size) {
+        int64_t nb = n - b0 < t->cfg.batch_size ? n - b0 : t->cfg.batch_size;
+        cg_status s = cg_ctx_reset(ctx);
+        if (s != CG_OK) return s;
+        ctx->training = false;
+        ctx->grad_enabled = false;
+        cg_tensor *y = batch_forward(t, samples + b0, nb);
+        if (!y) return ctx->status;
+        fill_targets(t, samples + b0, nb);
+        for (int64_t b = 0; b < nb; b++)
+            for (int k = 0; k < K; k++) {
+                float z = cg_f32(y)[b * K + k];
+                pred[(b0 + b) * K + k] = z * t->label_std[k] + t->label_mean[k];
+                float tz = t->target[b * K + k];
+                if (!isnan(tz)) sse += (double)(z - tz) * (z - tz), cnt++;
+            }
+    }
+    ctx->grad_enabled = true;
+    if (loss) *loss = cnt ? sse / (double)cnt : NAN;
+    return CG_OK;
+}
+
+void cg_trainer_end_epoch(cg_trainer *t, double val_loss, bool *improved, bool *stop) {
+    *improved = val_loss < t->best_val;
+    if (*improved) {
+        t->best_val = val_loss;
+        t->best_epoch = t->epoch;
+        t->bad_epochs = 0;
+    } else {
+        t->bad_epochs++;
+        if (t->cfg.plateau_patience > 0 && t->bad_epochs % t->cfg.plateau_patience == 0)
+            t->plateau_scale *= t->cfg.plateau_factor; /* ReduceLROnPlateau */
+    }
+    *stop = t->cfg.early_stopping > 0 && t->bad_epochs >= t->cfg.early_stopping;
+}
+
+/* ------------------------------------------------------------------ checkpoints */
+
+static uint32_t params_crc(const cg_param_store *ps) {
+    uLong c = crc32(0L, Z_NULL, 0);
+    for (int i = 0; i < ps->count; i++)
+        c = crc32(c, (const Bytef *)ps->tensors[i]->data, (uInt)(ps->tensors[i]->numel * sizeof(float)));
+    return (uint32_t)c;
+}
+
+static cg_status set_meta_num(cg_safetensors_writer *w, const char *key, double v) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.17g", v);
+    return cg_safetensors_writer_set_metadata(w, key, buf);
+}
+
+cg_status cg_trainer_save(const cg_trainer *t, const char *dir, const char *tag) {
+    char path[4096];
+    const cg_param_store *ps = &t->model->params;
+    cg_safetensors_writer w;
+    cg_safetensors_writer_init(&w);
+    cg_status s = CG_OK;
+    for (int i = 0; i < ps->count && s == CG_OK; i++) s = cg_safetensors_writer_add_tensor(&w, NULL, ps->tensors[i]);
+    char *mc = cg_hetero_cell_config_json(&t->model->cfg), *tc = cg_train_config_json(&t->cfg);
+    char stats[256], hex[16];
+    snprintf(stats, sizeof stats, "{\"fitness\":{\"mean\":%.9g,\"std\":%.9g},\"gene_interaction\":{\"mean\":%.9g,\"std\":%.9g}}",
+             t->label_mean[0], t->label_std[0], t->label_mean[1], t->label_std[1]);
+    if (s == CG_OK) s = cg_safetensors_writer_set_metadata(&w, "format", CKPT_FORMAT);
+    if (s == CG_OK) s = cg_safetensors_writer_set_metadata(&w, "model", mc ? mc : "{}");
+    if (s == CG_OK) s = cg_safetensors_writer_set_metadata(&w, "train", tc ? tc : "{}");
+    if (s == CG_OK) s = cg_safetensors_writer_set_metadata(&w, "label_statistics", stats);
+    snprintf(hex, sizeof hex, "%08x", t->graph_checksum);
+    if (s == CG_OK) s = cg_safetensors_writer_set_metadata(&w, "graph_checksum", hex);
+    snprintf(hex, sizeof hex, "%08x", t->dataset_checksum);
+    if (s == CG_OK) s = cg_safetensors_writer_set_metadata(&w, "dataset_checksum", hex);
+    snprintf(hex, sizeof hex, "%08x", params_crc(ps));
+    if (s == CG_OK) s = cg_safetensors_writer_set_metadata(&w, "params_crc32", hex);
+    if (s == CG_OK) s = set_meta_num(&w, "epoch", t->epoch);
+    if (s == CG_OK) s = set_meta_num(&w, "epoch_pos", (double)t->epoch_pos);
+    if (s == CG_OK) s = set_meta_num(&w, "step", (double)t->step);
+    if (s == CG_OK) s = set_meta_num(&w, "plateau_scale", t->plateau_scale);
+    if (s == CG_OK) s = set_meta_num(&w, "bad_epochs", t->bad_epochs);
+    if (s == CG_OK) s = set_meta_num(&w, "best_val", t->best_val);
+    if (s == CG_OK) s = set_meta_num(&w, "best_epoch", t->best_epoch);
+    free(mc);
+    free(tc);
+    snprintf(path, sizeof path, "%s/checkpoint_%s.safetensors", dir, tag);
+    if (s == CG_OK) s = cg_safetensors_writer_write(&w, path);
+    cg_safetensors_writer_free(&w);
+    if (s != CG_OK || strcmp(tag, "last") != 0) return s;
+    /* optimizer state: AdamW moments laid out like the parameter block, and the step count */
+    cg_safetensors_writer_init(&w);
+    int64_t n = ps->total;
+    s = cg_safetensors_writer_add(&w, "exp_avg", CG_ST_F32, 1, &n, t->opt.exp_avg);
+    if (s == CG_OK) s = cg_safetensors_writer_add(&w, "exp_avg_sq", CG_ST_F32, 1, &n, t->opt.exp_avg_sq);
+    if (s == CG_OK) s = cg_safetensors_writer_set_metadata(&w, "format", OPT_FORMAT);
+    if (s == CG_OK) s = set_meta_num(&w, "t", (double)t->opt.t);
+    if (s == CG_OK) s = set_meta_num(&w, "step", (double)t->step);
+    snprintf(path, sizeof path, "%s/optimizer_last.safetensors", dir);
+    if (s == CG_OK) s = cg_safetensors_writer_write(&w, path);
+    cg_safetensors_writer_free(&w);
+    return s;
+}
+
+static double meta_num(const cg_safetensors *st, const char *key, bool *ok) {
+    const char *v = cg_safetensors_metadata(st, key);
+    if (!v) {
+        *ok = false;
+        return NAN;
+    }
+    return strtod(v, NULL);
+}
+
+cg_status cg_checkpoint_info_read(const char *path, cg_checkpoint_info *info) {
+    memset(info, 0, sizeof *info);
+    cg_safetensors *st = NULL;
+    cg_status s = cg_safetensors_open(path, &st);
+    if (s != CG_OK) return s;
+    const char *fmt = cg_safetensors_metadata(st, "format");
+    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0) s = cg_error(CG_ERR_FORMAT, "%s: not a cellgraph checkpoint", path);
+    if (s == CG_OK) s = cg_hetero_cell_config_parse(cg_safetensors_metadata(st, "model") ? cg_safetensors_metadata(st, "model") : "", path, &info->model);
+    if (s == CG_OK) s = cg_train_config_parse(cg_safetensors_metadata(st, "train") ? cg_safetensors_metadata(st, "train") : "", path, &info->train);
+    if (s == CG_OK) {
+        cJSON *ls = cJSON_Parse(cg_safetensors_metadata(st, "label_statistics") ? cg_safetensors_metadata(st, "label_statistics") : "");
+        for (int k = 0; k < K; k++) {
+            cJSON *o = cJSON_GetObjectItem(ls, cg_label_name(k));
+            cJSON *m = cJSON_GetObjectItem(o, "mean"), *sd = cJSON_GetObjectItem(o, "std");
+            if (!cJSON_IsNumber(m) || !cJSON_IsNumber(sd)) {
+                s = cg_error(CG_ERR_FORMAT, "%s: metadata label_statistics is missing %s", path, cg_label_name(k));
+                break;
+            }
+            info->label_mean[k] = (float)m->valuedouble;
+            info->label_std[k] = (float)sd->valuedouble;
+        }
+        cJSON_Delete(ls);
+    }
+    const char *gc = cg_safetensors_metadata(st, "graph_checksum"), *dc = cg_safetensors_metadata(st, "dataset_checksum");
+    if (s == CG_OK && (!gc || !dc)) s = cg_error(CG_ERR_FORMAT, "%s: metadata lacks the graph or dataset checksum", path);
+    if (s == CG_OK) {
+        info->graph_checksum = (uint32_t)strtoul(gc, NULL, 16);
+        info->dataset_checksum = (uint32_t)strtoul(dc, NULL, 16);
+        bool ok = true;
+        info->epoch = (int)meta_num(st, "epoch", &ok);
+        info->step = (int64_t)meta_num(st, "step", &ok);
+    }
+    cg_safetensors_close(st);
+    return s;
+}
+
+cg_status cg_checkpoint_load_params(const char *path, cg_hetero_cell *m) {
+    cg_safetensors *st = NULL;
+    cg_status s = cg_safetensors_open(path, &st);
+    if (s != CG_OK) return s;
+    cg_param_store *ps = &m->params;
+    for (int i = 0; i < ps->count && s == CG_OK; i++) {
+        cg_tensor *p = ps->tensors[i];
+        cg_tensor t;
+        if (cg_safetensors_get_tensor(st, p->name, &t) != CG_OK) {
+            s = cg_error(CG_ERR_FORMAT, "%s: parameter '%s' is missing (a checkpoint of another model config?)", path,
+                         p->name);
+            break;
+        }
+        if (t.dtype != CG_F32 || t.numel != p->numel) {
+            s = cg_error(CG_ERR_FORMAT, "%s: parameter '%s' has %lld elements, the model %lld", path, p->name,
+                         (long long)t.numel, (long long)p->numel);
+            break;
+        }
+        memcpy(p->data, t.data, (size_t)p->numel * sizeof(float));
+    }
+    const char *crc = cg_safetensors_metadata(st, "params_crc32");
+    if (s == CG_OK && (!crc || (uint32_t)strtoul(crc, NULL, 16) != params_crc(ps)))
+        s = cg_error(CG_ERR_FORMAT, "%s: corrupted checkpoint: the parameters' CRC-32 does not match the metadata (%s)",
+                     path, crc ? crc : "missing");
+    if (s == CG_OK && cg_safetensors_count(st) != ps->count)
+        s = cg_error(CG_ERR_FORMAT, "%s: %d tensors, the model has %d parameters", path, cg_safetensors_count(st), ps->count);
+    cg_safetensors_close(st);
+    return s;
+}
+
+cg_status cg_trainer_resume(cg_trainer *t, const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/checkpoint_last.safetensors", dir);
+    cg_checkpoint_info info;
+    cg_status s = cg_checkpoint_info_read(path, &info);
+    if (s != CG_OK) return s;
+    if (info.graph_checksum != t->graph_checksum)
+        return cg_error(CG_ERR_FORMAT, "%s: the checkpoint was trained on another graph (checksum %08x, this graph %08x)",
+                        path, info.graph_checksum, t->graph_checksum);
+    if (info.dataset_checksum != t->dataset_checksum)
+        return cg_error(CG_ERR_FORMAT, "%s: the checkpoint was trained on another dataset (checksum %08x, this one %08x)",
+                        path, info.dataset_checksum, t->dataset_checksum);
+    if ((s = cg_checkpoint_load_params(path, t->model)) != CG_OK) return s;
+    cg_safetensors *st = NULL;
+    if ((s = cg_safetensors_open(path, &st)) != CG_OK) return s;
+    bool ok = true;
+    t->epoch = (int)meta_num(st, "epoch", &ok);
+    t->epoch_pos = (int64_t)meta_num(st, "epoch_pos", &ok);
+    t->step = (int64_t)meta_num(st, "step", &ok);
+    t->plateau_scale = meta_num(st, "plateau_scale", &ok);
+    t->bad_epochs = (int)meta_num(st, "bad_epochs", &ok);
+    t->best_val = meta_num(st, "best_val", &ok);
+    t->best_epoch = (int)meta_num(st, "best_epoch", &ok);
+    cg_safetensors_close(st);
+    if (!ok) return cg_error(CG_ERR_FORMAT, "%s: the checkpoint lacks progress metadata", path);
+    snprintf(path, sizeof path, "%s/optimizer_last.safetensors", dir);
+    if ((s = cg_safetensors_open(path, &st)) != CG_OK) return s;
+    cg_safetensors_info a, b;
+    int64_t n = t->model->params.total;
+    const char *fmt = cg_safetensors_metadata(st, "format");
+    if (!fmt || strcmp(fmt, OPT_FORMAT) != 0 || cg_safetensors_find(st, "exp_avg", &a) != CG_OK ||
+        cg_safetensors_find(st, "exp_avg_sq", &b) != CG_OK || a.numel != n || b.numel != n ||
+        a.dtype != CG_ST_F32 || b.dtype != CG_ST_F32)
+        s = cg_error(CG_ERR_FORMAT, "%s: not the optimizer state of this model", path);
+    double tt = meta_num(st, "t", &ok), st_step = meta_num(st, "step", &ok);
+    if (s == CG_OK && (!ok || (int64_t)st_step != t->step))
+        s = cg_error(CG_ERR_FORMAT, "%s: optimizer state of step %.0f, the checkpoint is at step %lld", path, st_step,
+                     (long long)t->step);
+    if (s == CG_OK) {
+        memcpy(t->opt.exp_avg, a.data, (size_t)n * sizeof(float));
+        memcpy(t->opt.exp_avg_sq, b.data, (size_t)n * sizeof(float));
+        t->opt.t = (int64_t)tt;
+    }
+    cg_safetensors_close(st);
+    if (s == CG_OK) make_order(t);
+    return s;
+}
