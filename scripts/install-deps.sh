@@ -13,6 +13,8 @@ PACKAGES=(
   zlib1g-dev           # gzip-compressed source files
   libyaml-dev          # yeast-GEM model
   libcmocka-dev        # unit tests
+  libplplot-dev        # PNG plots (loss curves, predicted vs measured)
+  plplot-driver-cairo  # PLplot's pngcairo device
   libomp-dev           # not needed by gcc (libgomp), kept for clang builds
 )
 

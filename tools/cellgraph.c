@@ -24,6 +24,16 @@ static void usage(FILE *f) {
             "                          build the phenotype dataset (fitness, genetic interactions)\n"
             "  data info [FILE]        counts by source, label, genes deleted and split; label statistics;\n"
             "                          dropped rows by reason\n"
+            "  train [--config F] [--data DIR] [--out DIR] [--epochs N] [--max-minutes M] [--batch-size B]\n"
+            "        [--split random|gene] [--seed S] [--threads T] [--resume RUN_DIR]\n"
+            "                          train HeteroCell on the real data (graph and dataset cached in\n"
+            "                          $CELLGRAPH_CACHE, else runs/cache), evaluate on the test split\n"
+            "                          against baselines; the run goes to runs/<timestamp>/\n"
+            "  eval --checkpoint F [--split test|val|train] [--data DIR]\n"
+            "                          metrics of a checkpoint and the baselines on a split\n"
+            "  predict --checkpoint F GENE [GENE ...]\n"
+            "  predict --checkpoint F --input genotypes.tsv [-o predictions.tsv]\n"
+            "                          predicted fitness and genetic interaction in original units\n"
             "\n"
             "global options:\n"
             "  --threads T   threads for compute (default: $CELLGRAPH_THREADS, else all cores)\n"
@@ -89,6 +99,12 @@ int main(int argc, char **argv) {
             return cmd_graph(argc - i, argv + i);
         } else if (strcmp(a, "data") == 0) {
             return cmd_data(argc - i, argv + i);
+        } else if (strcmp(a, "train") == 0) {
+            return cmd_train(argc - i, argv + i);
+        } else if (strcmp(a, "eval") == 0) {
+            return cmd_eval(argc - i, argv + i);
+        } else if (strcmp(a, "predict") == 0) {
+            return cmd_predict(argc - i, argv + i);
         } else if (a[0] == '-') {
             fprintf(stderr, "cellgraph: unknown option '%s' (see cellgraph --help)\n", a);
             return 2;

@@ -4,9 +4,24 @@
 
 #include <stdbool.h>
 
+#include "cellgraph/dataset.h"
+#include "cellgraph/graph.h"
+
 /* Subcommand entry points: argv[0] is the subcommand name. Return the process exit code. */
 int cmd_graph(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+
+/* The cache of built graphs and datasets: $CELLGRAPH_CACHE, else runs/cache. */
+const char *cli_cache_dir(void);
+/* Creates a directory and its parents. */
+cg_status cli_mkdirs(const char *path);
+/* The default graph and (when need_dataset) dataset of the data folder (--data, $CELLGRAPH_DATA or the
+ * default), from the cache when the raw files are unchanged (CRC-32 of their contents), else built and
+ * cached. */
+cg_status cli_load_graph_and_dataset(const char *data, cg_graph **g, cg_dataset *d, bool need_dataset, bool verbose);
 
 /* If argv[*i] is option `name` ("--data") given as "--data X" or "--data=X", stores X in *value,
  * advances *i past it and returns true. A missing value prints an error and sets *bad. */
