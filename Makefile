@@ -1,5 +1,5 @@
 # cellgraph: the commands people run. CMake does the building; this file only strings steps together.
-#   make run    install dependencies, build (release), run the main job on the real data
+#   make run    install dependencies, build (release), train on the real data (about 8 minutes)
 #   make test   install dependencies, run the whole test suite twice: release build, then a debug build
 #               under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench  build (release) and run the benchmarks in bench/
@@ -22,17 +22,15 @@ build-debug: deps
 	cmake -S . -B $(DEBUG) -DCMAKE_BUILD_TYPE=Debug -DCG_SANITIZE=ON
 	cmake --build $(DEBUG) -j $(JOBS)
 
-# The main job on the real default data. Until the training issue lands: build the cell graph and the
-# phenotype dataset from the raw yeast files, describe both, and show what a deletion does; it will
-# become `cellgraph train`.
-GRAPH ?= build/graph.safetensors
-DATASET ?= build/dataset.safetensors
+# The main job on the real default data: train HeteroCell (configs/hetero_cell.json) for a few minutes
+# (the graph and dataset are built from the raw yeast files on the first run and cached in runs/cache),
+# print the test metrics beside the baselines, and predict with the checkpoint it leaves.
+RUN ?= runs/make-run
+MINUTES ?= 4
 run: build
-	$(RELEASE)/cellgraph graph build -o $(GRAPH)
-	$(RELEASE)/cellgraph graph info $(GRAPH)
-	$(RELEASE)/cellgraph graph delete --graph $(GRAPH) CYS3 TFC3
-	$(RELEASE)/cellgraph data build --graph $(GRAPH) -o $(DATASET)
-	$(RELEASE)/cellgraph data info $(DATASET)
+	$(RELEASE)/cellgraph train --config configs/hetero_cell.json --max-minutes $(MINUTES) --out $(RUN)
+	$(RELEASE)/cellgraph predict --checkpoint $(RUN)/checkpoint_best.safetensors CYS3
+	$(RELEASE)/cellgraph predict --checkpoint $(RUN)/checkpoint_best.safetensors CYS3 TFC3
 
 test: test-release test-debug
 

@@ -130,6 +130,27 @@ static void test_resume_bitwise(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* the composite loss (MSE + DistLoss + SupCR) trains too */
+static void test_composite_loss(void **state) {
+    (void)state;
+    if (!have) skip();
+    cg_hetero_cell_config mc = small_model();
+    cg_train_config tc = small_train();
+    tc.lambda_dist = 0.5;
+    tc.lambda_supcr = 0.1;
+    tc.batch_size = 6;
+    int64_t nn[CG_NODE_TYPES];
+    for (int k = 0; k < CG_NODE_TYPES; k++) nn[k] = cg_graph_num_nodes(G, k);
+    cg_hetero_cell m;
+    cg_trainer t;
+    assert_int_equal(cg_hetero_cell_init(&m, &mc, nn), CG_OK);
+    if (cg_trainer_init(&t, &m, G, &D, &tc) != CG_OK) fail_msg("%s", cg_last_error());
+    assert_true(t.have_dist);
+    steps(&t, 2);
+    cg_trainer_free(&t);
+    cg_hetero_cell_free(&m);
+}
+
 static void test_config_parse(void **state) {
     (void)state;
     cg_train_config c;
@@ -151,6 +172,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_parse),
         cmocka_unit_test(test_resume_bitwise),
+        cmocka_unit_test(test_composite_loss),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

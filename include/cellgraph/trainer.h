@@ -14,6 +14,7 @@
 
 #include "cellgraph/dataset.h"
 #include "cellgraph/hetero_cell.h"
+#include "cellgraph/losses.h"
 #include "cellgraph/optim.h"
 
 typedef struct cg_train_config {
@@ -34,7 +35,7 @@ typedef struct cg_train_config {
     double lambda_supcr;        /* "lambda_supcr" (0) */
     double supcr_temperature;   /* "supcr_temperature" (0.1) */
     float label_weights[2];     /* "label_weights" ([1, 1]): fitness, gene_interaction */
-    int64_t max_val_samples;    /* "max_val_samples" (0 = all): validation per epoch on a fixed subset */
+    int64_t max_val_samples;    /* "max_val_samples" (512; 0 = all): validation per epoch on a fixed seeded subset */
     int64_t max_train_samples;  /* "max_train_samples" (0 = all): training samples per epoch */
 } cg_train_config;
 
@@ -70,6 +71,8 @@ typedef struct cg_trainer {
     double best_val;
     int best_epoch;
     double lr_now;
+    cg_dist_table dist[CG_NUM_LABELS]; /* DistLoss pseudo-label tables of the z-scored training labels */
+    bool have_dist;
     /* batch buffers (alive until the step's backward has run) */
     cg_hc_view view;
     uint64_t *blocks;            /* [(batch + 1) x deletion words] */

@@ -23,7 +23,7 @@ cg_train_config cg_train_defaults(void) {
                              .lr = 1e-3, .weight_decay = 1e-2, .warmup_fraction = 0.05, .min_lr_ratio = 0.01,
                              .grad_clip = 1.0, .plateau_factor = 0.5, .plateau_patience = 2, .early_stopping = 5,
                              .lambda_dist = 0, .lambda_supcr = 0, .supcr_temperature = 0.1,
-                             .label_weights = {1.0f, 1.0f}, .max_val_samples = 0, .max_train_samples = 0};
+                             .label_weights = {1.0f, 1.0f}, .max_val_samples = 512, .max_train_samples = 0};
 }
 
 static cg_status num(cJSON *v, const char *name, const char *key, double lo, double hi, double *out) {
@@ -209,6 +209,27 @@ cg_status cg_trainer_init(cg_trainer *t, cg_hetero_cell *m, const cg_graph *g, c
         t->label_mean[k] = st->count > 0 ? (float)st->mean : 0.0f;
         t->label_std[k] = st->count > 1 && st->std > 0 ? (float)st->std : 1.0f;
     }
+    if (cfg->lambda_dist > 0) {
+        /* DistLoss tables from the z-scored training labels, one per label */
+        float *z = malloc(((size_t)t->n_train + 1) * sizeof *z);
+        if (!z) {
+            cg_trainer_free(t);
+            return cg_error(CG_ERR_NOMEM, "trainer: out of memory");
+        }
+        for (int k = 0; k < K && s == CG_OK; k++) {
+            for (int64_t i = 0; i < t->n_train; i++) {
+                float v = d->label[t->train_idx[i] * K + k];
+                z[i] = isnan(v) ? NAN : (v - t->label_mean[k]) / t->label_std[k];
+            }
+            s = cg_dist_table_build(&t->dist[k], z, t->n_train, 1, 0.0, 0);
+        }
+        free(z);
+        if (s != CG_OK) {
+            cg_trainer_free(t);
+            return s;
+        }
+        t->have_dist = true;
+    }
     cg_optim_config oc = cg_optim_defaults(CG_OPTIM_ADAMW);
     oc.lr = cfg->lr;
     oc.weight_decay = cfg->weight_decay;
@@ -236,6 +257,7 @@ void cg_trainer_free(cg_trainer *t) {
     if (t->opt.state) cg_optim_free(&t->opt);
     cg_hc_graph_free(&t->hg);
     cg_ctx_free(&t->ctx);
+    for (int k = 0; k < K; k++) cg_dist_table_free(&t->dist[k]);
     memset(t, 0, sizeof *t);
 }
 
@@ -253,8 +275,8 @@ static double schedule(const cg_trainer *t) {
     return t->cfg.lr * f * t->plateau_scale;
 }
 
-/* forward of a batch of samples: y [n, 2] z-scored predictions; NULL on error */
-static cg_tensor *batch_forward(cg_trainer *t, const int64_t *samples, int64_t n) {
+/* forward of a batch of samples: y [n, 2] z-scored predictions (and z_p [n, D]); NULL on error */
+static cg_tensor *batch_forward(cg_trainer *t, const int64_t *samples, int64_t n, cg_tensor **z_p) {
     const cg_dataset *d = t->data;
     int64_t W = cg_deletion_words(t->graph);
     memset(t->blocks, 0, (size_t)W * sizeof(uint64_t)); /* sample 0: the wildtype */
@@ -265,7 +287,7 @@ static cg_tensor *batch_forward(cg_trainer *t, const int64_t *samples, int64_t n
         }
     /* the view must outlive backward: it lives in the trainer */
     cg_hc_view_of_graph(&t->view, &t->hg, n + 1, t->blocks);
-    return cg_hetero_cell_forward(&t->ctx, t->model, &t->view, NULL);
+    return cg_hetero_cell_forward(&t->ctx, t->model, &t->view, z_p);
 }
 
 static void fill_targets(const cg_trainer *t, const int64_t *samples, int64_t n) {
@@ -276,18 +298,13 @@ static void fill_targets(const cg_trainer *t, const int64_t *samples, int64_t n)
         }
 }
 
-/* the training loss: label-weighted NaN-masked MSE per label (z units) */
-static cg_tensor *loss_of(cg_trainer *t, cg_tensor *y, int64_t n) {
+/* the training loss (z units): label-weighted NaN-masked MSE + lambda_dist DistLoss + lambda_supcr SupCR */
+static cg_tensor *loss_of(cg_trainer *t, cg_tensor *y, cg_tensor *z_p, int64_t n) {
     cg_ctx *ctx = &t->ctx;
-    cg_tensor *total = NULL;
     cg_tensor *tt = cg_tensor_wrap2(ctx, n, K, t->target);
-    for (int k = 0; k < K; k++) {
-        if (t->cfg.label_weights[k] == 0.0f) continue;
-        cg_tensor *lk = cg_mse_masked(ctx, cg_slice_cols(ctx, y, k, 1), cg_slice_cols(ctx, tt, k, 1));
-        lk = cg_scale(ctx, lk, t->cfg.label_weights[k]);
-        total = total ? cg_add(ctx, total, lk) : lk;
-    }
-    return total;
+    return cg_composite_loss(ctx, y, tt, z_p, t->cfg.label_weights, (float)t->cfg.lambda_dist,
+                             t->have_dist ? t->dist : NULL, (float)t->cfg.lambda_supcr, (float)t->cfg.supcr_temperature,
+                             NULL);
 }
 
 cg_status cg_trainer_step(cg_trainer *t, float *loss, bool *epoch_done) {
@@ -307,8 +324,9 @@ cg_status cg_trainer_step(cg_trainer *t, float *loss, bool *epoch_done) {
     ctx->grad_enabled = true;
     cg_params_zero_grad(&t->model->params);
     fill_targets(t, samples, n);
-    cg_tensor *y = batch_forward(t, samples, n);
-    cg_tensor *l = y ? loss_of(t, y, n) : NULL;
+    cg_tensor *z_p = NULL;
+    cg_tensor *y = batch_forward(t, samples, n, &z_p);
+    cg_tensor *l = y ? loss_of(t, y, z_p, n) : NULL;
     if (!l) return cg_ctx_status(ctx) != CG_OK ? ctx->status : cg_error(CG_ERR_STATE, "trainer: empty loss");
     if ((s = cg_backward(ctx, l)) != CG_OK) return s;
     if (t->cfg.grad_clip > 0) {
@@ -341,7 +359,7 @@ cg_status cg_trainer_predict_samples(cg_trainer *t, const int64_t *samples, int6
         if (s != CG_OK) return s;
         ctx->training = false;
         ctx->grad_enabled = false;
-        cg_tensor *y = batch_forward(t, samples + b0, nb);
+        cg_tensor *y = batch_forward(t, samples + b0, nb, NULL);
         if (!y) return ctx->status;
         fill_targets(t, samples + b0, nb);
         for (int64_t b = 0; b < nb; b++)
