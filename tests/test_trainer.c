@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "cellgraph/trainer.h"
 #include "testutil.h"
@@ -151,6 +153,82 @@ static void test_composite_loss(void **state) {
     cg_hetero_cell_free(&m);
 }
 
+/* runs the command line tool; returns its exit status and its combined output in out */
+static int run_cli(char *out, size_t len, const char *fmt, ...) {
+    const char *cli = getenv("CELLGRAPH_CLI");
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", cli, args);
+    FILE *p = popen(cmd, "r");
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* predict on a real checkpoint: good input, and every kind of bad input as a clear error with a
+ * non-zero status and nothing half-written */
+static void test_cli_predict(void **state) {
+    (void)state;
+    if (!have || !getenv("CELLGRAPH_CLI")) skip();
+    char dir[512], cache[600], ckpt[700], out[8192];
+    tu_temp_path(dir, sizeof dir, "cli");
+    mkdir(dir, 0755);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    setenv("CELLGRAPH_CACHE", cache, 1);
+    cg_hetero_cell m;
+    cg_trainer t;
+    make(&m, &t);
+    steps(&t, 1);
+    assert_int_equal(cg_trainer_save(&t, dir, "best"), CG_OK);
+    cg_trainer_free(&t);
+    cg_hetero_cell_free(&m);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint_best.safetensors", dir);
+
+    assert_int_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3 tfc3", ckpt), 0);
+    assert_non_null(strstr(out, "YAL001C,YAL012W"));
+    assert_int_not_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' CYS33", ckpt), 0);
+    assert_non_null(strstr(out, "unknown gene 'CYS33'"));
+    assert_int_not_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3 YAL012W", ckpt), 0);
+    assert_non_null(strstr(out, "repeated"));
+    assert_int_not_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3 TFC3 CDC28 ACT1", ckpt), 0);
+    assert_non_null(strstr(out, "1 to 3 genes"));
+    assert_int_not_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' syntaxin", ckpt), 0);
+    assert_non_null(strstr(out, "ambiguous"));
+
+    /* a TSV with a bad line: the error names file and line, no output file is left */
+    char tsv[700], res[700];
+    snprintf(tsv, sizeof tsv, "%s/genotypes.tsv", dir);
+    snprintf(res, sizeof res, "%s/predictions.tsv", dir);
+    FILE *f = fopen(tsv, "w");
+    fprintf(f, "CYS3\nTFC3\tCDC28\nNOPE1\n");
+    fclose(f);
+    assert_int_not_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' --input '%s' -o '%s'", ckpt, tsv, res), 0);
+    assert_non_null(strstr(out, "genotypes.tsv: line 3"));
+    struct stat sb;
+    assert_int_not_equal(stat(res, &sb), 0);
+    f = fopen(tsv, "w");
+    fprintf(f, "# genotypes\nCYS3\nTFC3\tCDC28\n");
+    fclose(f);
+    assert_int_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' --input '%s' -o '%s'", ckpt, tsv, res), 0);
+    assert_int_equal(stat(res, &sb), 0);
+
+    /* a corrupted checkpoint */
+    f = fopen(ckpt, "r+b");
+    fseek(f, -5, SEEK_END);
+    fputc(0x55, f);
+    fclose(f);
+    assert_int_not_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3", ckpt), 0);
+    assert_non_null(strstr(out, "corrupted"));
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    unsetenv("CELLGRAPH_CACHE");
+}
+
 static void test_config_parse(void **state) {
     (void)state;
     cg_train_config c;
@@ -173,6 +251,7 @@ int main(void) {
         cmocka_unit_test(test_config_parse),
         cmocka_unit_test(test_resume_bitwise),
         cmocka_unit_test(test_composite_loss),
+        cmocka_unit_test(test_cli_predict),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

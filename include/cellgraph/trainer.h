@@ -25,7 +25,7 @@ typedef struct cg_train_config {
     uint64_t seed;              /* "seed" (42): shuffling and dropout */
     double lr;                  /* "lr" (1e-3) */
     double weight_decay;        /* "weight_decay" (1e-2, AdamW) */
-    double warmup_fraction;     /* "warmup_fraction" (0.05 of the planned steps) */
+    double warmup_fraction;     /* "warmup_fraction" (0.005 of the planned steps: 63 steps of a 10-epoch run) */
     double min_lr_ratio;        /* "min_lr_ratio" (0.01): cosine floor as a fraction of lr */
     double grad_clip;           /* "grad_clip" (1.0; 0 = off) */
     double plateau_factor;      /* "plateau_factor" (0.5) */

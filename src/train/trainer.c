@@ -20,7 +20,7 @@
 
 cg_train_config cg_train_defaults(void) {
     return (cg_train_config){.epochs = 10, .max_minutes = 0, .batch_size = 16, .split = CG_SPLIT_RANDOM, .seed = 42,
-                             .lr = 1e-3, .weight_decay = 1e-2, .warmup_fraction = 0.05, .min_lr_ratio = 0.01,
+                             .lr = 1e-3, .weight_decay = 1e-2, .warmup_fraction = 0.005, .min_lr_ratio = 0.01,
                              .grad_clip = 1.0, .plateau_factor = 0.5, .plateau_patience = 2, .early_stopping = 5,
                              .lambda_dist = 0, .lambda_supcr = 0, .supcr_temperature = 0.1,
                              .label_weights = {1.0f, 1.0f}, .max_val_samples = 512, .max_train_samples = 0};
