@@ -11,20 +11,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
+
 #include "cellgraph/ops.h"
 #include "cellgraph/rng.h"
 #include "cellgraph/threads.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static int REPS = 20;
 
@@ -44,11 +35,11 @@ static void parallel_copy(void *dst, const void *src, size_t bytes) {
         double _t[256];                                                                                               \
         stmt;                                                                                                         \
         for (int _r = 0; _r < REPS; _r++) {                                                                           \
-            double _s = now();                                                                                        \
+            double _s = bench_now();                                                                                        \
             stmt;                                                                                                     \
-            _t[_r] = now() - _s;                                                                                      \
+            _t[_r] = bench_now() - _s;                                                                                      \
         }                                                                                                             \
-        qsort(_t, REPS, sizeof(double), cmp_double);                                                                  \
+        qsort(_t, REPS, sizeof(double), bench_cmp_double);                                                                  \
         (result) = _t[REPS / 2];                                                                                      \
     } while (0)
 

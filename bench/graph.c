@@ -6,20 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "bench.h"
 #include <zlib.h>
 
 #include "cellgraph/graph.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* bytes of a file read through zlib (decompressed when gzip) */
 static long read_all(const char *path) {
@@ -59,20 +50,20 @@ int main(int argc, char **argv) {
     long raw = 0;
     cg_graph *g = NULL;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         raw = 0;
         for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
             char p[8192];
             snprintf(p, sizeof p, "%s/%s", dir, files[k]);
             raw += read_all(p);
         }
-        tr[r] = now() - t0;
-        t0 = now();
+        tr[r] = bench_now() - t0;
+        t0 = bench_now();
         if (cg_graph_build(dir, "default", &g) != CG_OK) {
             fprintf(stderr, "graph: %s\n", cg_last_error());
             return 1;
         }
-        tb[r] = now() - t0;
+        tb[r] = bench_now() - t0;
         if (r + 1 < reps) cg_graph_free(g);
     }
     const char *path = "/tmp/cellgraph_bench_graph.safetensors";
@@ -83,22 +74,22 @@ int main(int argc, char **argv) {
     cg_graph_free(g);
     long fsize = read_all(path);
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         read_all(path);
-        tf[r] = now() - t0;
-        t0 = now();
+        tf[r] = bench_now() - t0;
+        t0 = bench_now();
         cg_graph *l = NULL;
         if (cg_graph_load(path, &l) != CG_OK) {
             fprintf(stderr, "graph: %s\n", cg_last_error());
             return 1;
         }
-        tl[r] = now() - t0;
+        tl[r] = bench_now() - t0;
         cg_graph_free(l);
     }
-    qsort(tb, reps, sizeof(double), cmp_double);
-    qsort(tr, reps, sizeof(double), cmp_double);
-    qsort(tl, reps, sizeof(double), cmp_double);
-    qsort(tf, reps, sizeof(double), cmp_double);
+    qsort(tb, reps, sizeof(double), bench_cmp_double);
+    qsort(tr, reps, sizeof(double), bench_cmp_double);
+    qsort(tl, reps, sizeof(double), bench_cmp_double);
+    qsort(tf, reps, sizeof(double), bench_cmp_double);
     printf("cell graph benchmark (%s), median of %d runs\n", dir, reps);
     printf("build from raw files: %8.3f s   baseline: read + gunzip the %.1f MB of inputs %.3f s   ratio %.1fx   "
            "target < 30 s: %s\n",

@@ -9,22 +9,13 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench.h"
+
 #include "cellgraph/deletion.h"
 #include "cellgraph/hetero_cell.h"
 #include "cellgraph/optim.h"
 #include "cellgraph/rng.h"
 #include "cellgraph/threads.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
     const char *data = NULL, *config = NULL;
@@ -98,7 +89,7 @@ int main(int argc, char **argv) {
         cg_ctx_init(&ctx, 0, 1);
         double t[101];
         for (int s = 0; s <= steps; s++) { /* step 0 warms the arena up */
-            double t0 = now();
+            double t0 = bench_now();
             cg_ctx_reset(&ctx);
             cg_params_zero_grad(&m.params);
             cg_tensor *y = cg_hetero_cell_forward(&ctx, &m, &v, NULL);
@@ -107,9 +98,9 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "hetero_cell: %s\n", cg_last_error());
                 return 1;
             }
-            t[s] = now() - t0;
+            t[s] = bench_now() - t0;
         }
-        qsort(t + 1, steps, sizeof(double), cmp_double);
+        qsort(t + 1, steps, sizeof(double), bench_cmp_double);
         double step = t[1 + steps / 2];
         double act = (double)ctx.arena.high_water;
         printf("%4d %12.3f %12.1f %16.1f %18.3g %22.1f\n", B, step, B / step, act / 1e6, act / (B + 1),

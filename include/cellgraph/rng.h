@@ -26,4 +26,8 @@ void cg_rng_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed,
 /* x[i] ~ Normal(mean, std^2) by Box-Muller on the words of block i/2 (element pairs share a block). */
 void cg_rng_fill_normal(float *x, int64_t n, float mean, float std, uint64_t seed, uint64_t stream);
 
+/* Fisher-Yates shuffle of v[0..n) in place, with 64 random bits per swap drawn from (seed, stream): the
+ * permutation depends on (seed, stream, n) only. */
+void cg_rng_shuffle_i64(int64_t *v, int64_t n, uint64_t seed, uint64_t stream);
+
 #endif

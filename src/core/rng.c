@@ -64,3 +64,13 @@ void cg_rng_fill_normal(float *x, int64_t n, float mean, float std, uint64_t see
         if (2 * b + 1 < n) x[2 * b + 1] = mean + std * (float)(r * sin(2.0 * M_PI * u2));
     }
 }
+
+void cg_rng_shuffle_i64(int64_t *v, int64_t n, uint64_t seed, uint64_t stream) {
+    for (int64_t i = n - 1; i > 0; i--) {
+        uint64_t r = ((uint64_t)cg_rng_u32(seed, stream, 2 * (uint64_t)i) << 32) |
+                     cg_rng_u32(seed, stream, 2 * (uint64_t)i + 1);
+        int64_t j = (int64_t)(r % (uint64_t)(i + 1)), t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+    }
+}

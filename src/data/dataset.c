@@ -75,16 +75,6 @@ static bool same_genotype(const rec *a, const rec *b) {
     return a->genes[0] == b->genes[0] && a->genes[1] == b->genes[1] && a->genes[2] == b->genes[2];
 }
 
-/* Fisher-Yates with Philox: the permutation depends on (seed, stream) only */
-static void shuffle(int64_t *v, int64_t n, uint64_t seed, uint64_t stream) {
-    for (int64_t i = n - 1; i > 0; i--) {
-        uint64_t r = ((uint64_t)cg_rng_u32(seed, stream, 2 * (uint64_t)i) << 32) | cg_rng_u32(seed, stream, 2 * (uint64_t)i + 1);
-        int64_t j = (int64_t)(r % (uint64_t)(i + 1));
-        int64_t t = v[i];
-        v[i] = v[j];
-        v[j] = t;
-    }
-}
 
 static int n_genes_of(const int32_t *g) { return (g[0] >= 0) + (g[1] >= 0) + (g[2] >= 0); }
 
@@ -98,7 +88,7 @@ static void split_random(cg_dataset *d, int32_t *split, int64_t *scratch) {
             if (set * 4 + n_genes_of(d->genotype + 3 * i) == stratum) scratch[n++] = i;
         }
         if (n == 0) continue;
-        shuffle(scratch, n, d->seed, 1000 + (uint64_t)stratum);
+        cg_rng_shuffle_i64(scratch, n, d->seed, 1000 + (uint64_t)stratum);
         int64_t n_train = (int64_t)floor(0.8 * (double)n + 0.5), n_val = (int64_t)floor(0.1 * (double)n + 0.5);
         if (n_train + n_val > n) n_val = n - n_train;
         for (int64_t j = 0; j < n; j++)
@@ -115,7 +105,7 @@ static void split_gene(cg_dataset *d, int32_t *split, int64_t *scratch) {
     int64_t ng = 0;
     for (int64_t gi = 0; gi < d->n_genes; gi++)
         if (role[gi]) scratch[ng++] = gi;
-    shuffle(scratch, ng, d->seed, 2000);
+    cg_rng_shuffle_i64(scratch, ng, d->seed, 2000);
     int64_t n_hold = (int64_t)floor(d->gene_holdout * (double)ng + 0.5);
     for (int64_t j = 0; j < ng; j++) role[scratch[j]] = j < n_hold ? 3 : j < 2 * n_hold ? 2 : 1;
     for (int64_t i = 0; i < d->n; i++) {

@@ -139,14 +139,6 @@ static uint32_t dataset_checksum(const cg_dataset *d) {
     return (uint32_t)c;
 }
 
-static void shuffle(int64_t *v, int64_t n, uint64_t seed, uint64_t stream) {
-    for (int64_t i = n - 1; i > 0; i--) {
-        uint64_t r = ((uint64_t)cg_rng_u32(seed, stream, 2 * (uint64_t)i) << 32) | cg_rng_u32(seed, stream, 2 * (uint64_t)i + 1);
-        int64_t j = (int64_t)(r % (uint64_t)(i + 1)), tmp = v[i];
-        v[i] = v[j];
-        v[j] = tmp;
-    }
-}
 
 static int64_t epoch_samples(const cg_trainer *t) {
     return t->cfg.max_train_samples > 0 && t->cfg.max_train_samples < t->n_train ? t->cfg.max_train_samples : t->n_train;
@@ -155,7 +147,7 @@ static int64_t epoch_samples(const cg_trainer *t) {
 /* this epoch's order: the training samples shuffled by (seed, epoch) */
 static void make_order(cg_trainer *t) {
     memcpy(t->order, t->train_idx, (size_t)t->n_train * sizeof *t->order);
-    shuffle(t->order, t->n_train, t->cfg.seed, 100000 + (uint64_t)t->epoch);
+    cg_rng_shuffle_i64(t->order, t->n_train, t->cfg.seed, 100000 + (uint64_t)t->epoch);
 }
 
 cg_status cg_trainer_init(cg_trainer *t, cg_hetero_cell *m, const cg_graph *g, const cg_dataset *d,
@@ -198,7 +190,7 @@ cg_status cg_trainer_init(cg_trainer *t, cg_hetero_cell *m, const cg_graph *g, c
         dst[(*cnt)++] = i;
     }
     /* validation on a fixed seeded subset when asked */
-    shuffle(t->val_idx, t->n_val, cfg->seed, 200000);
+    cg_rng_shuffle_i64(t->val_idx, t->n_val, cfg->seed, 200000);
     if (cfg->max_val_samples > 0 && cfg->max_val_samples < t->n_val) t->n_val = cfg->max_val_samples;
     if (t->n_train == 0) {
         cg_trainer_free(t);
