@@ -511,6 +511,13 @@ static void test_dropout(void **state) {
     int64_t same = 0;
     for (int64_t i = 0; i < x->numel; i++) same += m1[i] == (cg_f32(y3)[i] != 0.0f);
     assert_true(same < x->numel * 0.7); /* independent masks agree on ~58% */
+    /* shared masks: the mask of the first 100 rows repeats over the next ones */
+    cg_tensor *ys = cg_dropout_shared(&ctx2, x, p, 100 * 100);
+    assert_non_null(ys);
+    for (int64_t i = 100 * 100; i < x->numel; i++)
+        assert_int_equal(cg_f32(ys)[i] != 0.0f, cg_f32(ys)[i % (100 * 100)] != 0.0f);
+    assert_null(cg_dropout_shared(&ctx2, x, p, 333)); /* does not divide */
+    assert_int_equal(cg_ctx_reset(&ctx2), CG_OK);
     ctx2.training = false;
     assert_ptr_equal(cg_dropout(&ctx2, x, p), x);
     assert_null(cg_dropout(&ctx2, x, 1.0f));

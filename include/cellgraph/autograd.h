@@ -43,6 +43,10 @@ cg_tensor *cg_layernorm(cg_ctx *ctx, cg_tensor *x, cg_tensor *weight, cg_tensor 
 /* Inverted dropout with probability p in [0, 1); identity (returns x) when !ctx->training or p == 0.
  * The mask is a function of (ctx->seed, ctx->step, ctx->op_counter, element index). */
 cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, float p);
+/* The same, with the mask of the first `period` elements repeated over x (period divides numel): the
+ * samples of a batch laid out one after the other ([B * N, D], period N * D) share one mask, so that
+ * differences between samples (z_w - z_i) reflect the samples, not independent dropout noise. */
+cg_tensor *cg_dropout_shared(cg_ctx *ctx, cg_tensor *x, float p, int64_t period);
 
 /* [x_0 | ... | x_{n-1}] along the last dimension; all x_k [M, N_k] with the same M; 1 <= n <= 4. */
 cg_tensor *cg_concat(cg_ctx *ctx, cg_tensor **xs, int n);

@@ -66,6 +66,9 @@ cg_tensor *cg_layernorm_layer_forward(cg_ctx *ctx, const cg_layernorm_layer *l, 
 /* rows ids (int32 [n]) of the table -> [n, dim] */
 cg_tensor *cg_embedding_forward(cg_ctx *ctx, const cg_embedding_layer *l, cg_tensor *ids);
 cg_tensor *cg_mlp_forward(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x);
+/* The same with dropout masks repeated every period_rows rows (cg_dropout_shared): samples laid out
+ * one after the other share their masks. */
+cg_tensor *cg_mlp_forward_shared(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x, int64_t period_rows);
 
 /* AttentionalAggregation (torch_geometric.nn.aggr.AttentionalAggregation with gate_nn and nn):
  * for each group s (a segment of csr, whose entries are rows of x), z_s = sum_i softmax_i(gate(x_i)) *

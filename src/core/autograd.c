@@ -182,19 +182,32 @@ static void dropout_bw(const cg_tape_entry *e) {
     cg_dropout_backward(e->in[0]->grad, e->out->grad, e->aux[0], e->out->numel, e->f[0]);
 }
 
-cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, float p) {
+cg_tensor *cg_dropout_shared(cg_ctx *ctx, cg_tensor *x, float p, int64_t period) {
     if (!x || !need_f32(ctx, "dropout", "x", x)) return NULL;
     if (!(p >= 0.0f && p < 1.0f)) return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "dropout: p = %g is not in [0, 1)", p);
+    if (x->numel == 0) return x;
+    if (period <= 0 || period > x->numel || x->numel % period != 0)
+        return cg_ctx_fail(ctx, CG_ERR_SHAPE, "dropout: period %lld does not divide the %lld elements of x",
+                           (long long)period, (long long)x->numel);
     if (!ctx->training || p == 0.0f) return x;
     uint64_t stream = (ctx->step << 24) ^ ctx->op_counter++;
     cg_tensor *out = like(ctx, x);
     uint8_t *keep = cg_arena_alloc(&ctx->arena, (size_t)x->numel + 1);
     if (!out || !keep) return cg_ctx_fail(ctx, CG_ERR_NOMEM, "dropout: out of memory");
-    cg_dropout_forward(cg_f32(out), keep, cg_f32(x), x->numel, p, ctx->seed, stream);
+    /* the mask of the first period, repeated: every sample of a batch sees the same mask */
+    cg_dropout_forward(cg_f32(out), keep, cg_f32(x), period, p, ctx->seed, stream);
+    for (int64_t r = period; r < x->numel; r += period) memcpy(keep + r, keep, (size_t)period);
+    const float scale = 1.0f / (1.0f - p);
+    const float *xi = cg_f32(x);
+    float *oi = cg_f32(out);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = period; i < x->numel; i++) oi[i] = keep[i] ? xi[i] * scale : 0.0f;
     cg_tape_entry *e = cg_tape_record(ctx, dropout_bw, out, &x, 1);
     if (e) e->aux[0] = keep, e->f[0] = p;
     return out;
 }
+
+cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, float p) { return x ? cg_dropout_shared(ctx, x, p, x->numel) : NULL; }
 
 /* ------------------------------------------------------------------ concat / slice */
 

@@ -349,7 +349,9 @@ cg_tensor *cg_hetero_cell_encode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_
             for (int64_t i = 0; i < v->n_nodes[t]; i++) p[b * v->n_nodes[t] + i] = v->ids[t] ? v->ids[t][i] : (int32_t)i;
         x[t] = cg_embedding_forward(ctx, &m->emb[t], ids);
     }
-    x[CG_GENE] = cg_mlp_forward(ctx, &m->pre, x[CG_GENE]);
+    /* dropout masks are shared by the samples of the batch (per node and channel), so that z_w - z_i
+     * reflects the deletion and not independent noise in the wildtype and perturbed passes */
+    x[CG_GENE] = cg_mlp_forward_shared(ctx, &m->pre, x[CG_GENE], v->n_nodes[CG_GENE]);
     for (int l = 0; l < cfg->layers; l++) {
         cg_tensor *acc[CG_NODE_TYPES] = {NULL, NULL, NULL};
         for (int r = 0; r < CG_RELATIONS; r++) {
@@ -373,7 +375,7 @@ cg_tensor *cg_hetero_cell_encode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_
             if (cv->has_proj) o = cg_linear(ctx, o, cv->proj.weight, cv->proj.bias);
             o = cg_layernorm_layer_forward(ctx, &cv->norm, o);
             o = cg_act(ctx, cfg->act, o, 0.01f);
-            o = cg_dropout(ctx, o, cfg->dropout);
+            o = o ? cg_dropout_shared(ctx, o, cfg->dropout, v->n_nodes[dt] * cg_cols(o)) : NULL;
             acc[dt] = acc[dt] ? cg_add(ctx, acc[dt], o) : o;
         }
         for (int t = 0; t < CG_NODE_TYPES; t++)
@@ -398,7 +400,10 @@ cg_tensor *cg_hetero_cell_encode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_
         rowptr[b + 1] = k;
     }
     *csr = (cg_csr){.n_rows = B, .n_cols = B * N, .nnz = n_alive, .rowptr = rowptr, .col = cg_i32(idx)};
-    return cg_attentional_aggregation(ctx, &m->gate, &m->transform, cg_gather_rows(ctx, x[CG_GENE], idx), csr);
+    /* gate and transform on every gene row (shared dropout masks), then the alive rows */
+    cg_tensor *gate = cg_gather_rows(ctx, cg_mlp_forward_shared(ctx, &m->gate, x[CG_GENE], N), idx);
+    cg_tensor *tr = cg_gather_rows(ctx, cg_mlp_forward_shared(ctx, &m->transform, x[CG_GENE], N), idx);
+    return cg_segment_sum(ctx, cg_rowscale(ctx, tr, cg_segment_softmax(ctx, gate, csr)), csr);
 }
 
 cg_tensor *cg_hetero_cell_head(cg_ctx *ctx, const cg_hetero_cell *m, cg_tensor *z_w, cg_tensor *z_i, cg_tensor **z_p_out) {

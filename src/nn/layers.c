@@ -117,17 +117,20 @@ cg_tensor *cg_embedding_forward(cg_ctx *ctx, const cg_embedding_layer *l, cg_ten
     return cg_gather_rows(ctx, l->weight, ids);
 }
 
-cg_tensor *cg_mlp_forward(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x) {
+cg_tensor *cg_mlp_forward_shared(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x, int64_t period_rows) {
     for (int i = 0; i < m->n_layers; i++) {
         x = cg_linear(ctx, x, m->lin[i].weight, m->lin[i].bias);
         if (i < m->n_layers - 1 || m->act_last) {
             if (m->norm[i].weight) x = cg_layernorm_layer_forward(ctx, &m->norm[i], x);
             x = cg_act(ctx, m->act, x, 0.01f);
-            x = cg_dropout(ctx, x, m->dropout);
+            x = period_rows > 0 && x ? cg_dropout_shared(ctx, x, m->dropout, period_rows * cg_cols(x))
+                                     : cg_dropout(ctx, x, m->dropout);
         }
     }
     return x;
 }
+
+cg_tensor *cg_mlp_forward(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x) { return cg_mlp_forward_shared(ctx, m, x, 0); }
 
 cg_tensor *cg_attentional_aggregation(cg_ctx *ctx, const cg_mlp *gate, const cg_mlp *transform, cg_tensor *x,
                                       const cg_csr *csr) {
