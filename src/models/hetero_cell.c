@@ -400,7 +400,10 @@ cg_tensor *cg_hetero_cell_encode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_
         rowptr[b + 1] = k;
     }
     *csr = (cg_csr){.n_rows = B, .n_cols = B * N, .nnz = n_alive, .rowptr = rowptr, .col = cg_i32(idx)};
-    /* gate and transform on every gene row (shared dropout masks), then the alive rows */
+    if (!ctx->training || cfg->dropout == 0.0f)
+        return cg_attentional_aggregation(ctx, &m->gate, &m->transform, cg_gather_rows(ctx, x[CG_GENE], idx), csr);
+    /* training with dropout: gate and transform on every gene row, so that every sample of the batch
+     * gets the same dropout masks (per gene and channel), then the alive rows; the same function */
     cg_tensor *gate = cg_gather_rows(ctx, cg_mlp_forward_shared(ctx, &m->gate, x[CG_GENE], N), idx);
     cg_tensor *tr = cg_gather_rows(ctx, cg_mlp_forward_shared(ctx, &m->transform, x[CG_GENE], N), idx);
     return cg_segment_sum(ctx, cg_rowscale(ctx, tr, cg_segment_softmax(ctx, gate, csr)), csr);
