@@ -41,6 +41,29 @@ OPTIM = {"kind": "adamw", "lr": 3e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
          "grad_clip": 1.0, "steps": 5}
 
 
+ST_DTYPES = {np.dtype(np.float32): "F32", np.dtype(np.int32): "I32", np.dtype(np.int64): "I64",
+             np.dtype(np.uint8): "U8"}
+
+
+def save_file(tensors: dict, path: str, metadata: dict) -> None:
+    """safetensors with a byte-reproducible header (the safetensors package orders the metadata
+    differently from run to run): metadata and tensors sorted by name, header padded to 8 bytes."""
+    header, blobs, off = {"__metadata__": dict(sorted(metadata.items()))}, [], 0
+    for k in sorted(tensors):
+        a = np.ascontiguousarray(tensors[k])
+        raw = a.tobytes()
+        header[k] = {"dtype": ST_DTYPES[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(len(h).to_bytes(8, "little") + h + b"".join(blobs))
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
 def random_graph(rng: np.random.Generator, ng=40, nr=30, nm=24) -> CellGraph:
     n = {"gene": ng, "reaction": nr, "metabolite": nm}
     rel = {}
@@ -206,9 +229,8 @@ def make_case(name: str, cfg: HeteroCellConfig, seed: int, out_dir: str) -> str:
     }
     import torch_geometric
     meta["torch_geometric"] = torch_geometric.__version__
-    from safetensors.numpy import save_file
     path = os.path.join(out_dir, f"model_{name}.safetensors")
-    save_file(t, path, metadata=meta)
+    save_file(t, path, meta)
     print(f"wrote {path} ({os.path.getsize(path)} bytes): loss {loss.item():.6g}, AdamW losses "
           + " ".join(f"{x:.6g}" for x in losses))
     return path
@@ -222,6 +244,10 @@ CASES = {
     "residual": (HeteroCellConfig(hidden_channels=8, num_layers=3, heads=2, dropout=0.0, activation="silu",
                                   residual=True, self_loops=False, head_num_layers=3,
                                   relations=["physical", "gpr", "gpr_rev", "rmr", "rmr_rev"]), 11),
+    # metabolism "hypergraph": rmr as StoichHypergraphConv (reference/stoich_hypergraph.py); 3 layers, so
+    # that the metabolites it updates reach the genes (metabolite -> reaction -> gene)
+    "hypergraph": (HeteroCellConfig(hidden_channels=16, num_layers=3, heads=4, dropout=0.0, activation="gelu",
+                                    metabolism="hypergraph", residual=False, self_loops=True, head_num_layers=2), 13),
 }
 
 

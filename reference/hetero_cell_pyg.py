@@ -149,25 +149,33 @@ class WrappedGATv2(GATv2Conv):
         return self.post_drop(self.post_act(self.norm(o)))
 
 
-class WrappedStoichHG(nn.Module):
+def _stoich_hg_class():
+    import stoich_hypergraph  # reference/stoich_hypergraph.py (the layer-parity reference)
+    return stoich_hypergraph.StoichHypergraphConv
+
+
+def WrappedStoichHG(D, H, act, dropout, attention_dropout):
     """metabolism "hypergraph": reference/stoich_hypergraph.py's StoichHypergraphConv over metabolites with
-    reaction hyperedges, wrapped like the convs (names layers.<l>.rmr.{lin,gate_lin,att,bias,norm})."""
+    reaction hyperedges (attention "node" mode, stoichiometry gate, H heads of D/H channels, concat), plus
+    the wrapper's norm in the same module: names layers.<l>.rmr.{lin.weight, gate_lin.weight,
+    gate_lin.bias, att, bias, norm.weight, norm.bias} as cellgraph's cg_stoich_hg_register."""
+    base = _stoich_hg_class()
 
-    def __init__(self, D, H, act, dropout, attention_dropout):
-        super().__init__()
-        import stoich_hypergraph  # reference/stoich_hypergraph.py (the layer-parity reference)
+    class _Wrapped(base):
+        is_hypergraph = True
 
-        self.conv = stoich_hypergraph.StoichHypergraphConv(D, D // H, heads=H, concat=True, use_attention=True,
-                                                           gated=True, dropout=attention_dropout, bias=True)
-        self.norm = nn.LayerNorm(D)
-        self.post_act = make_act(act)
-        self.post_drop = nn.Dropout(dropout)
+        def __init__(self):
+            super().__init__(D, D // H, is_stoich_gated=True, use_attention=True, attention_mode="node", heads=H,
+                             concat=True, negative_slope=0.2, dropout=attention_dropout, bias=True)
+            self.norm = nn.LayerNorm(D)
+            self.post_act = make_act(act)
+            self.post_drop = nn.Dropout(dropout)
 
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kw):  # conv.* <-> flat names
-        for k in list(state_dict):
-            if k.startswith(prefix) and not k.startswith(prefix + "norm.") and not k.startswith(prefix + "conv."):
-                state_dict[prefix + "conv." + k[len(prefix):]] = state_dict.pop(k)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kw)
+        def wrapped(self, x_met, x_rxn, incidences, stoich):
+            o = self(x_met, incidences, stoich, x_rxn, num_edges=x_rxn.shape[0])
+            return self.post_drop(self.post_act(self.norm(o)))
+
+    return _Wrapped()
 
 
 class Readout(nn.Module):
@@ -217,11 +225,11 @@ class HeteroCell(nn.Module):
                 if name not in convs:
                     continue
                 conv = convs[name]
-                if isinstance(conv, WrappedStoichHG):
-                    ei = batch.edge_index["rmr_rev"]  # (metabolite node, reaction hyperedge) incidences
-                    o = conv.conv(x["metabolite"], ei, batch.edge_attr["rmr_rev"].view(-1).to(x["metabolite"].dtype),
-                                  hyperedge_attr=x["reaction"], num_edges=x["reaction"].shape[0])
-                    o = conv.post_drop(conv.post_act(conv.norm(o)))
+                if getattr(conv, "is_hypergraph", False):
+                    # incidences = (metabolite node, rmr_rev, reaction hyperedge); hyperedge attributes: this
+                    # layer's reaction embeddings
+                    o = conv.wrapped(x["metabolite"], x["reaction"], batch.edge_index["rmr_rev"],
+                                     batch.edge_attr["rmr_rev"].view(-1).to(x["metabolite"].dtype))
                 else:
                     ea = batch.edge_attr.get(name)
                     o = conv.wrapped(x[s], x[d], batch.edge_index[name], None if ea is None else ea.to(x[s].dtype))

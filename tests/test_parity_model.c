@@ -322,10 +322,16 @@ static void test_parity_residual(void **state) {
     check_case("residual");
 }
 
+static void test_parity_hypergraph(void **state) {
+    (void)state;
+    check_case("hypergraph");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parity_bipartite),
         cmocka_unit_test(test_parity_residual),
+        cmocka_unit_test(test_parity_hypergraph),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
