@@ -1,7 +1,8 @@
 /* bench/hetero_cell: HeteroCell training steps on the real cell graph (default config): forward,
  * backward and AdamW for B = 1, 8, 32 genotypes (each batch also carries the wildtype sample), as
  * samples/s and bytes of activations per sample, with the memory a materialised [E, H, C] per-edge
- * buffer (PyG's GATv2Conv) would have needed for the same batch.
+ * buffer (PyG's GATv2Conv) would have needed for the same batch; both perturbation paths (full masked,
+ * incremental) on the same batches, with the ratio incremental / full.
  * usage: hetero_cell [--data DIR] [--config FILE] [--threads T] [--steps S] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,8 +64,8 @@ int main(int argc, char **argv) {
            "%d heads, %s; %lld parameters; %d threads, median of %d steps\n",
            (long long)nn[0], (long long)nn[1], (long long)nn[2], cfg.hidden, cfg.layers, cfg.heads,
            cfg.hypergraph ? "hypergraph" : "bipartite", (long long)m.params.total, threads, steps);
-    printf("%4s %12s %12s %16s %18s %22s\n", "B", "step (s)", "samples/s", "activations (MB)", "bytes per sample",
-           "[E,H,C] buffers (MB)");
+    printf("%4s %12s %12s %12s %16s %18s %22s\n", "B", "path", "step (s)", "samples/s", "activations (MB)",
+           "bytes per sample", "[E,H,C] buffers (MB)");
     int Bs[3] = {1, 8, 32};
     int64_t ng = nn[CG_GENE], W = cg_deletion_words(g);
     for (int bi = 0; bi < 3; bi++) {
@@ -85,6 +86,8 @@ int main(int argc, char **argv) {
         cg_hc_view_of_graph(&v, &hg, B + 1, blocks);
         float *target = malloc((size_t)B * 2 * sizeof *target);
         for (int i = 0; i < 2 * B; i++) target[i] = 0.5f;
+        double full_rate = 0;
+        for (int mode = CG_HC_FULL; mode >= CG_HC_INCREMENTAL; mode--) {
         cg_ctx ctx;
         cg_ctx_init(&ctx, 0, 1);
         double t[101];
@@ -92,7 +95,7 @@ int main(int argc, char **argv) {
             double t0 = bench_now();
             cg_ctx_reset(&ctx);
             cg_params_zero_grad(&m.params);
-            cg_tensor *y = cg_hetero_cell_forward(&ctx, &m, &v, NULL);
+            cg_tensor *y = cg_hetero_cell_forward_mode(&ctx, &m, &v, (cg_hc_perturbation)mode, NULL);
             cg_tensor *loss = cg_mse_masked(&ctx, y, cg_tensor_wrap2(&ctx, B, 2, target));
             if (!loss || cg_backward(&ctx, loss) != CG_OK || cg_optim_step(&opt, &m.params) != CG_OK) {
                 fprintf(stderr, "hetero_cell: %s\n", cg_last_error());
@@ -103,9 +106,13 @@ int main(int argc, char **argv) {
         qsort(t + 1, steps, sizeof(double), bench_cmp_double);
         double step = t[1 + steps / 2];
         double act = (double)ctx.arena.high_water;
-        printf("%4d %12.3f %12.1f %16.1f %18.3g %22.1f\n", B, step, B / step, act / 1e6, act / (B + 1),
-               (double)ehc * (B + 1) * 4 * 2 * cfg.layers / 1e6);
+        printf("%4d %12s %12.3f %12.1f %16.1f %18.3g %22.1f", B, mode == CG_HC_FULL ? "full" : "incremental", step,
+               B / step, act / 1e6, act / (B + 1), (double)ehc * (B + 1) * 4 * 2 * cfg.layers / 1e6);
+        if (mode == CG_HC_FULL) full_rate = B / step;
+        else printf("   %.1fx the full path", B / step / full_rate);
+        printf("\n");
         cg_ctx_free(&ctx);
+        }
         free(target);
         free(blocks);
         free(geno);

@@ -25,7 +25,7 @@ static void usage(FILE *f) {
             "  data info [FILE]        counts by source, label, genes deleted and split; label statistics;\n"
             "                          dropped rows by reason\n"
             "  train [--config F] [--data DIR] [--out DIR] [--epochs N] [--max-minutes M] [--batch-size B]\n"
-            "        [--split random|gene] [--seed S] [--threads T] [--resume RUN_DIR]\n"
+            "        [--split random|gene] [--seed S] [--threads T] [--resume RUN_DIR] [--perturbation P]\n"
             "                          train HeteroCell on the real data (graph and dataset cached in\n"
             "                          $CELLGRAPH_CACHE, else runs/cache), evaluate on the test split\n"
             "                          against baselines; the run goes to runs/<timestamp>/\n"
@@ -34,6 +34,10 @@ static void usage(FILE *f) {
             "  predict --checkpoint F GENE [GENE ...]\n"
             "  predict --checkpoint F --input genotypes.tsv [-o predictions.tsv]\n"
             "                          predicted fitness and genetic interaction in original units\n"
+            "  screen --checkpoint F (--genes FILE | --metabolic | --all) --order 2|3 [-o FILE]\n"
+            "         [--batch-size B] [--max-genotypes N] [--perturbation auto|incremental|full]\n"
+            "                          predict every pair (or triple) of the chosen genes, streamed to a TSV\n"
+            "                          (FILE.partial while running; a rerun resumes it)\n"
             "\n"
             "global options:\n"
             "  --threads T   threads for compute (default: $CELLGRAPH_THREADS, else all cores)\n"
@@ -105,6 +109,8 @@ int main(int argc, char **argv) {
             return cmd_eval(argc - i, argv + i);
         } else if (strcmp(a, "predict") == 0) {
             return cmd_predict(argc - i, argv + i);
+        } else if (strcmp(a, "screen") == 0) {
+            return cmd_screen(argc - i, argv + i);
         } else if (a[0] == '-') {
             fprintf(stderr, "cellgraph: unknown option '%s' (see cellgraph --help)\n", a);
             return 2;

@@ -84,12 +84,13 @@ int cmd_train(int argc, char **argv) {
     int epochs = -1, batch = -1, threads = -1;
     double max_minutes = -1;
     long long seed = -1;
-    const char *split = NULL;
+    const char *split = NULL, *perturbation = NULL;
     for (int i = 1; i < argc; i++) {
         bool bad = false;
         if (cli_option(argc, argv, &i, "--config", &config, &bad) || cli_option(argc, argv, &i, "--data", &data, &bad) ||
             cli_option(argc, argv, &i, "--out", &out, &bad) || cli_option(argc, argv, &i, "--resume", &resume, &bad) ||
-            cli_option(argc, argv, &i, "--split", &split, &bad)) {
+            cli_option(argc, argv, &i, "--split", &split, &bad) ||
+            cli_option(argc, argv, &i, "--perturbation", &perturbation, &bad)) {
             if (bad) return 2;
         } else if (cli_option(argc, argv, &i, "--epochs", &v, &bad)) {
             if (bad || (epochs = atoi(v)) < 1) return fprintf(stderr, "cellgraph train: --epochs needs a positive integer\n"), 2;
@@ -117,6 +118,10 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "cellgraph train: --split must be random or gene\n");
         return 2;
     }
+    if (perturbation && !cg_perturbation_parse(perturbation, &tc.perturbation)) {
+        fprintf(stderr, "cellgraph train: --perturbation must be auto, incremental or full\n");
+        return 2;
+    }
     char run_dir[4096];
     if (resume) {
         snprintf(run_dir, sizeof run_dir, "%s", resume);
@@ -128,6 +133,8 @@ int cmd_train(int argc, char **argv) {
         int e = tc.epochs;
         tc = info.train;
         if (epochs > 0) tc.epochs = e;
+        if (perturbation && !cg_perturbation_parse(perturbation, &tc.perturbation))
+            return fprintf(stderr, "cellgraph train: --perturbation must be auto, incremental or full\n"), 2;
     } else {
         if (out) snprintf(run_dir, sizeof run_dir, "%s", out);
         else {
@@ -162,9 +169,10 @@ int cmd_train(int argc, char **argv) {
         free(mj);
         free(tj);
     }
-    printf("training HeteroCell (D %d, L %d, %d heads, %s) on %lld training samples (%s split), validating on %lld, "
-           "batch %d, %d epochs%s; %lld parameters; %d threads\nrun: %s\n",
-           mc.hidden, mc.layers, mc.heads, mc.hypergraph ? "hypergraph" : "bipartite", (long long)t.n_train,
+    printf("training HeteroCell (D %d, L %d, %d heads, %s, %s perturbation) on %lld training samples (%s split), "
+           "validating on %lld, batch %d, %d epochs%s; %lld parameters; %d threads\nrun: %s\n",
+           mc.hidden, mc.layers, mc.heads, mc.hypergraph ? "hypergraph" : "bipartite",
+           t.mode_train == CG_HC_INCREMENTAL ? "incremental" : "full", (long long)t.n_train,
            cg_split_kind_name(tc.split), (long long)t.n_val, tc.batch_size, tc.epochs,
            tc.max_minutes > 0 ? " (time limit)" : "", (long long)m.params.total, cg_get_num_threads(), run_dir);
     fflush(stdout);
@@ -317,7 +325,7 @@ done_data:
 }
 
 /* model + graph + dataset for a checkpoint, with the checksums verified */
-static int open_checkpoint(const char *ckpt, const char *data, cg_checkpoint_info *info, cg_graph **g, cg_dataset *d,
+int cli_open_checkpoint(const char *ckpt, const char *data, cg_checkpoint_info *info, cg_graph **g, cg_dataset *d,
                            bool need_dataset, cg_hetero_cell *m) {
     if (cg_checkpoint_info_read(ckpt, info) != CG_OK) return cli_fail();
     if (cli_load_graph_and_dataset(data, g, d, need_dataset, false) != CG_OK) return cli_fail();
@@ -339,11 +347,12 @@ static int open_checkpoint(const char *ckpt, const char *data, cg_checkpoint_inf
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *ckpt = NULL, *data = NULL, *split = "test";
+    const char *ckpt = NULL, *data = NULL, *split = "test", *perturbation = NULL;
     for (int i = 1; i < argc; i++) {
         bool bad = false;
         if (cli_option(argc, argv, &i, "--checkpoint", &ckpt, &bad) || cli_option(argc, argv, &i, "--data", &data, &bad) ||
-            cli_option(argc, argv, &i, "--split", &split, &bad)) {
+            cli_option(argc, argv, &i, "--split", &split, &bad) ||
+            cli_option(argc, argv, &i, "--perturbation", &perturbation, &bad)) {
             if (bad) return 2;
         } else {
             fprintf(stderr, "cellgraph eval: unknown argument '%s'\n", argv[i]);
@@ -360,7 +369,13 @@ int cmd_eval(int argc, char **argv) {
     cg_graph *g;
     cg_dataset d;
     cg_hetero_cell m;
-    if (open_checkpoint(ckpt, data, &info, &g, &d, true, &m)) return 1;
+    cg_perturbation_choice pc = CG_PERTURB_AUTO;
+    if (perturbation && !cg_perturbation_parse(perturbation, &pc)) {
+        fprintf(stderr, "cellgraph eval: --perturbation must be auto, incremental or full\n");
+        return 2;
+    }
+    if (cli_open_checkpoint(ckpt, data, &info, &g, &d, true, &m)) return 1;
+    if (perturbation) info.train.perturbation = pc;
     cg_trainer t;
     int rc = 1;
     if (cg_trainer_init(&t, &m, g, &d, &info.train) == CG_OK) {
@@ -403,14 +418,15 @@ static cg_status parse_genotype(const cg_genes *genes, char **names, int n, int3
 }
 
 int cmd_predict(int argc, char **argv) {
-    const char *ckpt = NULL, *data = NULL, *input = NULL, *output = NULL;
+    const char *ckpt = NULL, *data = NULL, *input = NULL, *output = NULL, *perturbation = NULL;
     char *names[64];
     int n_names = 0;
     for (int i = 1; i < argc; i++) {
         bool bad = false;
         if (cli_option(argc, argv, &i, "--checkpoint", &ckpt, &bad) || cli_option(argc, argv, &i, "--data", &data, &bad) ||
             cli_option(argc, argv, &i, "--input", &input, &bad) || cli_option(argc, argv, &i, "-o", &output, &bad) ||
-            cli_option(argc, argv, &i, "--output", &output, &bad)) {
+            cli_option(argc, argv, &i, "--output", &output, &bad) ||
+            cli_option(argc, argv, &i, "--perturbation", &perturbation, &bad)) {
             if (bad) return 2;
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "cellgraph predict: unknown option '%s'\n", argv[i]);
@@ -424,11 +440,22 @@ int cmd_predict(int argc, char **argv) {
                         "       cellgraph predict --checkpoint F --input genotypes.tsv [-o predictions.tsv]\n");
         return 2;
     }
+    cg_perturbation_choice pc = CG_PERTURB_AUTO;
+    if (perturbation && !cg_perturbation_parse(perturbation, &pc)) {
+        fprintf(stderr, "cellgraph predict: --perturbation must be auto, incremental or full\n");
+        return 2;
+    }
     cg_checkpoint_info info;
     cg_graph *g;
     cg_dataset unused;
     cg_hetero_cell m;
-    if (open_checkpoint(ckpt, data, &info, &g, &unused, false, &m)) return 1;
+    if (cli_open_checkpoint(ckpt, data, &info, &g, &unused, false, &m)) return 1;
+    cg_hc_perturbation mode;
+    if (cg_perturbation_resolve(perturbation ? pc : info.train.perturbation, &m.cfg, false, &mode) != CG_OK) {
+        cg_hetero_cell_free(&m);
+        cg_graph_free(g);
+        return cli_fail();
+    }
     cg_genes *genes = NULL;
     int rc = 1;
     int32_t *geno = NULL;
@@ -485,31 +512,13 @@ int cmd_predict(int argc, char **argv) {
     {
         cg_hc_graph hg;
         if (cg_hc_graph_init(&hg, g) != CG_OK) goto out;
-        const int64_t B = 32, W = cg_deletion_words(g);
-        uint64_t *blocks = calloc((size_t)(B + 1) * W, sizeof *blocks);
         float *pred = malloc((size_t)n * 2 * sizeof *pred);
         cg_ctx ctx;
-        cg_ctx_init(&ctx, 0, 1);
-        ctx.training = false;
-        ctx.grad_enabled = false;
-        cg_status s = blocks && pred ? CG_OK : cg_error(CG_ERR_NOMEM, "out of memory");
-        for (int64_t b0 = 0; b0 < n && s == CG_OK; b0 += B) {
-            int64_t nb = n - b0 < B ? n - b0 : B;
-            memset(blocks, 0, (size_t)W * sizeof *blocks);
-            s = cg_deletion_batch(g, geno + 3 * b0, nb, 3, blocks + W);
-            cg_hc_view v;
-            cg_hc_view_of_graph(&v, &hg, nb + 1, blocks);
-            cg_ctx_reset(&ctx);
-            ctx.training = false;
-            cg_tensor *y = s == CG_OK ? cg_hetero_cell_forward(&ctx, &m, &v, NULL) : NULL;
-            if (!y) {
-                s = s != CG_OK ? s : ctx.status;
-                break;
-            }
-            for (int64_t b = 0; b < nb; b++)
-                for (int k = 0; k < 2; k++)
-                    pred[(b0 + b) * 2 + k] = cg_f32(y)[b * 2 + k] * info.label_std[k] + info.label_mean[k];
-        }
+        cg_status s = cg_ctx_init(&ctx, 0, 1);
+        if (s == CG_OK && !pred) s = cg_error(CG_ERR_NOMEM, "out of memory");
+        if (s == CG_OK) s = cg_hetero_cell_predict(&ctx, &m, &hg, geno, n, 32, mode, pred);
+        for (int64_t i = 0; s == CG_OK && i < n; i++)
+            for (int k = 0; k < 2; k++) pred[i * 2 + k] = pred[i * 2 + k] * info.label_std[k] + info.label_mean[k];
         if (s == CG_OK) {
             char tmp[4300];
             FILE *f = stdout;
@@ -538,7 +547,6 @@ int cmd_predict(int argc, char **argv) {
             }
         }
         cg_ctx_free(&ctx);
-        free(blocks);
         free(pred);
         cg_hc_graph_free(&hg);
         if (s == CG_OK) rc = 0;

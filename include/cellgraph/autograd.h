@@ -48,6 +48,16 @@ cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, float p);
  * differences between samples (z_w - z_i) reflect the samples, not independent dropout noise. */
 cg_tensor *cg_dropout_shared(cg_ctx *ctx, cg_tensor *x, float p, int64_t period);
 
+/* Dropout of rows that stand for rows ids[k] of a larger tensor [R, N] (ids int32 [M], each in [0, R)):
+ * x [M, N] gets the mask that cg_dropout_shared(period R * N) gives those rows when called as the op
+ * numbered op_index of this step (stream (ctx->step << 24) ^ op_index; ctx->op_counter is not used or
+ * advanced). Identity when !ctx->training or p == 0. Used by incremental evaluation to recompute a few
+ * rows of a layer with exactly the wildtype pass's masks. */
+cg_tensor *cg_dropout_rows(cg_ctx *ctx, cg_tensor *x, float p, const int32_t *ids, uint64_t op_index);
+
+/* [a; b]: a [Ma, N] on top of b [Mb, N] -> [Ma + Mb, N]. */
+cg_tensor *cg_concat_rows(cg_ctx *ctx, cg_tensor *a, cg_tensor *b);
+
 /* [x_0 | ... | x_{n-1}] along the last dimension; all x_k [M, N_k] with the same M; 1 <= n <= 4. */
 cg_tensor *cg_concat(cg_ctx *ctx, cg_tensor **xs, int n);
 /* x[:, start : start + len] of x [M, N]. */

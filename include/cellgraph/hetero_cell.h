@@ -120,6 +120,55 @@ void cg_hc_view_of_graph(cg_hc_view *v, const cg_hc_graph *hg, int64_t B, const 
  * z_p [B, D]. */
 cg_tensor *cg_hetero_cell_forward(cg_ctx *ctx, const cg_hetero_cell *m, const cg_hc_view *v, cg_tensor **z_p_out);
 
+/* ---- incremental evaluation of deletions (the default path of training, evaluation and prediction) ----
+ * Exactly the function of cg_hetero_cell_encode, computed from one wildtype pass plus, per sample, only
+ * the rows that can differ from the wildtype:
+ *   layer l recomputes, per sample, the alive nodes whose input changed: the out-neighbours (over the
+ *   relations of the layer) of the sample's dead nodes and of the nodes recomputed at layer l - 1, and
+ *   those nodes themselves; every other row is the wildtype row. Each relation is run once over all
+ *   samples' recomputed destinations as one compact graph whose sources index [wildtype rows; recomputed
+ *   rows of layer l - 1] (no per-sample copy of the graph or of the wildtype features).
+ *   The readout keeps the wildtype pooling's max, normaliser and weighted sum and per sample removes the
+ *   dead and recomputed genes' terms and adds the recomputed rows (cg_attentional_pool_update).
+ *   Dropout masks are those of the full path (shared by the samples, addressed by node id).
+ * Gradients flow back through the same structure: wildtype rows receive the gradient of every sample
+ * that reused them. Results equal the full path's up to float rounding (tests/test_incremental.c).
+ * Supported: metabolism "bipartite", and attention_dropout 0 in training (CG_ERR_INVALID_ARG otherwise:
+ * cg_hetero_cell_incremental_check). */
+typedef enum cg_hc_perturbation {
+    CG_HC_INCREMENTAL = 0, /* default */
+    CG_HC_FULL = 1         /* every node of every sample (the reference path) */
+} cg_hc_perturbation;
+
+/* Work done by one incremental pass, summed over the samples: rows[l][t] recomputed nodes of type t
+ * after layer l, edges[l][r] edges (self loops included) of the compact relation r at layer l. */
+typedef struct cg_hc_incremental_stats {
+    int64_t B;
+    int layers;
+    int64_t rows[CG_HC_MAX_LAYERS][CG_NODE_TYPES];
+    int64_t edges[CG_HC_MAX_LAYERS][CG_RELATIONS];
+} cg_hc_incremental_stats;
+
+/* CG_OK when the config can run incrementally (training: whether the step trains), else
+ * CG_ERR_INVALID_ARG with a message saying why and to use the full path. */
+cg_status cg_hetero_cell_incremental_check(const cg_hetero_cell_config *cfg, bool training);
+
+/* z [B, D] as cg_hetero_cell_encode(ctx, m, v), incrementally (see above); stats optional. The view and
+ * what it points to must stay valid until backward has run. */
+cg_tensor *cg_hetero_cell_encode_incremental(cg_ctx *ctx, const cg_hetero_cell *m, const cg_hc_view *v,
+                                             cg_hc_incremental_stats *stats);
+
+/* cg_hetero_cell_forward with the chosen path (cg_hetero_cell_forward is the full path). */
+cg_tensor *cg_hetero_cell_forward_mode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_hc_view *v,
+                                       cg_hc_perturbation mode, cg_tensor **z_p_out);
+
+/* Predictions y [n, 2] (fitness, gene_interaction in the model's label units) for n genotypes given as
+ * gene indices geno [n, 3] (-1 padded), in evaluation mode, batch_size genotypes (plus the wildtype) per
+ * forward pass on the chosen path. ctx is reset per batch. Errors: those of cg_deletion_batch (a gene
+ * index out of range) and of the forward pass; CG_ERR_NOMEM. */
+cg_status cg_hetero_cell_predict(cg_ctx *ctx, const cg_hetero_cell *m, const cg_hc_graph *hg, const int32_t *geno,
+                                 int64_t n, int64_t batch_size, cg_hc_perturbation mode, float *y);
+
 /* The head on z_p [B, D] -> [B, 2]; and z_p from z_w [1, D], z_i [B, D]. */
 cg_tensor *cg_hetero_cell_head(cg_ctx *ctx, const cg_hetero_cell *m, cg_tensor *z_w, cg_tensor *z_i, cg_tensor **z_p_out);
 

@@ -69,6 +69,11 @@ cg_tensor *cg_mlp_forward(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x);
 /* The same with dropout masks repeated every period_rows rows (cg_dropout_shared): samples laid out
  * one after the other share their masks. */
 cg_tensor *cg_mlp_forward_shared(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x, int64_t period_rows);
+/* The same on rows x [M, in] that stand for rows ids[k] of a larger input (ids int32 [M]): the dropout
+ * masks are those cg_mlp_forward_shared gives the larger input when its first dropout is the step's op
+ * number op_first (cg_dropout_rows; the k-th dropout of the MLP uses op_first + k). ctx->op_counter is
+ * neither used nor advanced. */
+cg_tensor *cg_mlp_forward_rows(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x, const int32_t *ids, uint64_t op_first);
 
 /* AttentionalAggregation (torch_geometric.nn.aggr.AttentionalAggregation with gate_nn and nn):
  * for each group s (a segment of csr, whose entries are rows of x), z_s = sum_i softmax_i(gate(x_i)) *
@@ -77,5 +82,26 @@ cg_tensor *cg_mlp_forward_shared(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x, int
  * Returns [S, D]; an empty group gives a zero row. */
 cg_tensor *cg_attentional_aggregation(cg_ctx *ctx, const cg_mlp *gate, const cg_mlp *transform, cg_tensor *x,
                                       const cg_csr *csr);
+
+/* AttentionalAggregation of B groups that each differ from one reference group by a few rows, computed
+ * from the reference's sums (incremental evaluation, cellgraph/hetero_cell.h):
+ *   reference: rows n = 0..N-1 with gate g_ref [N, 1] and transform t_ref [N, D];
+ *   group b:   the reference rows except those listed in removed (removed_idx[removed_ptr[b] ..
+ *              removed_ptr[b+1]), each in [0, N), no repeats within a group), plus the new rows
+ *              add_ptr[b] .. add_ptr[b+1] of g_new [K, 1], t_new [K, D] (add_ptr[B] == K);
+ *   z_b = sum_i softmax_i(g_i) t_i over the group's rows  ->  z [B, D] (an empty group gives 0).
+ * Forward in double: the reference max M_ref, normaliser S = sum exp(g - M_ref) and weighted sum
+ * T = sum exp(g - M_ref) t are computed once; group b uses M_b = max(M_ref, new gates), rescales S and
+ * T by exp(M_ref - M_b), subtracts the removed rows' terms and adds the new rows'. When the removed rows
+ * carry nearly all of the reference weight (the remainder below 1e-6 of S), group b is summed directly
+ * instead, so the result never comes from a cancellation. Backward is exact: every reference row gets
+ * the gradient of every group that keeps it (sum over b of softmax weight x dz_b, in double), removed
+ * rows get nothing from the groups that drop them.
+ * The result equals cg_attentional_aggregation's softmax pooling on the explicit groups up to rounding.
+ * removed_ptr, removed_idx and add_ptr must stay valid until backward. Errors: CG_ERR_SHAPE,
+ * CG_ERR_INVALID_ARG (an index out of range), CG_ERR_NOMEM. */
+cg_tensor *cg_attentional_pool_update(cg_ctx *ctx, cg_tensor *g_ref, cg_tensor *t_ref, cg_tensor *g_new,
+                                      cg_tensor *t_new, int64_t B, const int64_t *removed_ptr,
+                                      const int32_t *removed_idx, const int64_t *add_ptr);
 
 #endif

@@ -110,6 +110,11 @@ void cg_layernorm_backward(float *dx, float *dweight, float *dbias, const float 
 void cg_dropout_forward(float *out, uint8_t *keep, const float *x, int64_t n, float p, uint64_t seed,
                         uint64_t stream);
 void cg_dropout_backward(float *dx, const float *dout, const uint8_t *keep, int64_t n, float p);
+/* The same mask addressed by row ids: row k of x [rows, cols] takes the mask of element
+ * ids[k] * cols + c of cg_dropout_forward's mask (same seed and stream), i.e. the rows of a larger
+ * tensor whose row ids[k] this row stands for. out, keep [rows, cols]. */
+void cg_dropout_rows_forward(float *out, uint8_t *keep, const float *x, const int32_t *ids, int64_t rows,
+                             int64_t cols, float p, uint64_t seed, uint64_t stream);
 
 /* ---------------------------------------------------------------- concat / slice (last dimension) */
 

@@ -17,6 +17,19 @@
 #include "cellgraph/losses.h"
 #include "cellgraph/optim.h"
 
+/* How the deletions of a batch are evaluated (cellgraph/hetero_cell.h): "auto" = incremental when the
+ * model supports it (metabolism "bipartite"; in training also attention_dropout 0), else full. */
+typedef enum cg_perturbation_choice { CG_PERTURB_AUTO, CG_PERTURB_INCREMENTAL, CG_PERTURB_FULL } cg_perturbation_choice;
+
+/* Parses "auto" | "incremental" | "full"; false for anything else. */
+bool cg_perturbation_parse(const char *s, cg_perturbation_choice *out);
+const char *cg_perturbation_name(cg_perturbation_choice c);
+
+/* The path for a model config, in training or evaluation. Errors: CG_ERR_INVALID_ARG when "incremental"
+ * is asked for a config it does not support (the message says why). */
+cg_status cg_perturbation_resolve(cg_perturbation_choice c, const cg_hetero_cell_config *mc, bool training,
+                                  cg_hc_perturbation *out);
+
 typedef struct cg_train_config {
     int epochs;                 /* "epochs" (10) */
     double max_minutes;         /* "max_minutes" (0: no limit); checked between steps */
@@ -37,6 +50,7 @@ typedef struct cg_train_config {
     float label_weights[2];     /* "label_weights" ([1, 1]): fitness, gene_interaction */
     int64_t max_val_samples;    /* "max_val_samples" (512; 0 = all): validation per epoch on a fixed seeded subset */
     int64_t max_train_samples;  /* "max_train_samples" (0 = all): training samples per epoch */
+    cg_perturbation_choice perturbation; /* "perturbation" ("auto") */
 } cg_train_config;
 
 cg_train_config cg_train_defaults(void);
@@ -56,6 +70,7 @@ typedef struct cg_trainer {
     cg_hc_graph hg;
     cg_optim opt;
     cg_ctx ctx;
+    cg_hc_perturbation mode_train, mode_eval; /* resolved from cfg.perturbation */
     int64_t *train_idx, *val_idx, *test_idx; /* sample indices of the split */
     int64_t n_train, n_val, n_test;
     int64_t *order;              /* this epoch's shuffled training order */

@@ -207,6 +207,49 @@ cg_tensor *cg_dropout_shared(cg_ctx *ctx, cg_tensor *x, float p, int64_t period)
     return out;
 }
 
+cg_tensor *cg_dropout_rows(cg_ctx *ctx, cg_tensor *x, float p, const int32_t *ids, uint64_t op_index) {
+    if (!x || !need_f32(ctx, "dropout_rows", "x", x)) return NULL;
+    if (!(p >= 0.0f && p < 1.0f)) return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "dropout: p = %g is not in [0, 1)", p);
+    if (!ctx->training || p == 0.0f || x->numel == 0) return x;
+    if (!ids) return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "dropout_rows: no row ids");
+    uint64_t stream = (ctx->step << 24) ^ op_index;
+    cg_tensor *out = like(ctx, x);
+    uint8_t *keep = cg_arena_alloc(&ctx->arena, (size_t)x->numel + 1);
+    if (!out || !keep) return cg_ctx_fail(ctx, CG_ERR_NOMEM, "dropout: out of memory");
+    cg_dropout_rows_forward(cg_f32(out), keep, cg_f32(x), ids, cg_rows(x), cg_cols(x), p, ctx->seed, stream);
+    cg_tape_entry *e = cg_tape_record(ctx, dropout_bw, out, &x, 1);
+    if (e) e->aux[0] = keep, e->f[0] = p;
+    return out;
+}
+
+static void concat_rows_bw(const cg_tape_entry *e) {
+    size_t na = (size_t)e->in[0]->numel, nb = (size_t)e->in[1]->numel;
+    const float *g = e->out->grad;
+    if (e->in[0]->requires_grad) {
+        float *d = e->in[0]->grad;
+        for (size_t i = 0; i < na; i++) d[i] += g[i];
+    }
+    if (e->in[1]->requires_grad) {
+        float *d = e->in[1]->grad;
+        for (size_t i = 0; i < nb; i++) d[i] += g[na + i];
+    }
+}
+
+cg_tensor *cg_concat_rows(cg_ctx *ctx, cg_tensor *a, cg_tensor *b) {
+    if (!a || !b) return NULL;
+    if (!need_f32(ctx, "concat_rows", "a", a) || !need_f32(ctx, "concat_rows", "b", b)) return NULL;
+    char s1[64], s2[64];
+    if (cg_cols(a) != cg_cols(b))
+        return cg_ctx_fail(ctx, CG_ERR_SHAPE, "concat_rows: a %s and b %s differ in columns", SHP(a, s1), SHP(b, s2));
+    cg_tensor *out = cg_tensor_new2(ctx, cg_rows(a) + cg_rows(b), cg_cols(a));
+    if (!out) return NULL;
+    if (a->numel) memcpy(cg_f32(out), cg_f32(a), (size_t)a->numel * sizeof(float));
+    if (b->numel) memcpy(cg_f32(out) + a->numel, cg_f32(b), (size_t)b->numel * sizeof(float));
+    cg_tensor *in[2] = {a, b};
+    cg_tape_record(ctx, concat_rows_bw, out, in, 2);
+    return out;
+}
+
 cg_tensor *cg_dropout(cg_ctx *ctx, cg_tensor *x, float p) { return x ? cg_dropout_shared(ctx, x, p, x->numel) : NULL; }
 
 /* ------------------------------------------------------------------ concat / slice */

@@ -130,6 +130,19 @@ cg_tensor *cg_mlp_forward_shared(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x, int
     return x;
 }
 
+cg_tensor *cg_mlp_forward_rows(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x, const int32_t *ids, uint64_t op_first) {
+    uint64_t op = op_first;
+    for (int i = 0; i < m->n_layers; i++) {
+        x = cg_linear(ctx, x, m->lin[i].weight, m->lin[i].bias);
+        if (i < m->n_layers - 1 || m->act_last) {
+            if (m->norm[i].weight) x = cg_layernorm_layer_forward(ctx, &m->norm[i], x);
+            x = cg_act(ctx, m->act, x, 0.01f);
+            if (ctx->training && m->dropout > 0.0f) x = cg_dropout_rows(ctx, x, m->dropout, ids, op++);
+        }
+    }
+    return x;
+}
+
 cg_tensor *cg_mlp_forward(cg_ctx *ctx, const cg_mlp *m, cg_tensor *x) { return cg_mlp_forward_shared(ctx, m, x, 0); }
 
 cg_tensor *cg_attentional_aggregation(cg_ctx *ctx, const cg_mlp *gate, const cg_mlp *transform, cg_tensor *x,

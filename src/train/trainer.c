@@ -23,7 +23,32 @@ cg_train_config cg_train_defaults(void) {
                              .lr = 1e-3, .weight_decay = 1e-2, .warmup_fraction = 0.005, .min_lr_ratio = 0.01,
                              .grad_clip = 1.0, .plateau_factor = 0.5, .plateau_patience = 2, .early_stopping = 5,
                              .lambda_dist = 0, .lambda_supcr = 0, .supcr_temperature = 0.1,
-                             .label_weights = {1.0f, 1.0f}, .max_val_samples = 512, .max_train_samples = 0};
+                             .label_weights = {1.0f, 1.0f}, .max_val_samples = 512, .max_train_samples = 0,
+                             .perturbation = CG_PERTURB_AUTO};
+}
+
+static const char *const PERTURB_NAMES[3] = {"auto", "incremental", "full"};
+
+bool cg_perturbation_parse(const char *s, cg_perturbation_choice *out) {
+    for (int i = 0; i < 3; i++)
+        if (s && strcmp(s, PERTURB_NAMES[i]) == 0) {
+            *out = (cg_perturbation_choice)i;
+            return true;
+        }
+    return false;
+}
+
+const char *cg_perturbation_name(cg_perturbation_choice c) {
+    return (int)c >= 0 && (int)c < 3 ? PERTURB_NAMES[c] : "?";
+}
+
+cg_status cg_perturbation_resolve(cg_perturbation_choice c, const cg_hetero_cell_config *mc, bool training,
+                                  cg_hc_perturbation *out) {
+    *out = CG_HC_FULL;
+    if (c == CG_PERTURB_FULL) return CG_OK;
+    cg_status s = cg_hetero_cell_incremental_check(mc, training);
+    if (s == CG_OK) *out = CG_HC_INCREMENTAL;
+    return c == CG_PERTURB_INCREMENTAL ? s : CG_OK;
 }
 
 static cg_status num(cJSON *v, const char *name, const char *key, double lo, double hi, double *out) {
@@ -58,6 +83,9 @@ cg_status cg_train_config_parse(const char *json, const char *name, cg_train_con
             } else if (strcmp(k, "split") == 0) {
                 if (!cJSON_IsString(it) || !cg_split_kind_parse(it->valuestring, &cfg->split))
                     s = cg_error(CG_ERR_FORMAT, "%s: train.split: expected \"random\" or \"gene\"", name);
+            } else if (strcmp(k, "perturbation") == 0) {
+                if (!cJSON_IsString(it) || !cg_perturbation_parse(it->valuestring, &cfg->perturbation))
+                    s = cg_error(CG_ERR_FORMAT, "%s: train.perturbation: expected \"auto\", \"incremental\" or \"full\"", name);
             } else if (strcmp(k, "seed") == 0) {
                 if ((s = num(it, name, k, 0, 9e15, &v)) == CG_OK) cfg->seed = (uint64_t)v;
             } else if (strcmp(k, "lr") == 0) s = num(it, name, k, 0, 10, &cfg->lr);
@@ -122,6 +150,7 @@ char *cg_train_config_json(const cg_train_config *c) {
     cJSON_AddItemToObject(o, "label_weights", w);
     cJSON_AddNumberToObject(o, "max_val_samples", (double)c->max_val_samples);
     cJSON_AddNumberToObject(o, "max_train_samples", (double)c->max_train_samples);
+    cJSON_AddStringToObject(o, "perturbation", cg_perturbation_name(c->perturbation));
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "train", o);
     char *txt = cJSON_PrintUnformatted(root);
@@ -168,6 +197,9 @@ cg_status cg_trainer_init(cg_trainer *t, cg_hetero_cell *m, const cg_graph *g, c
     if (gcrc != d->genes_checksum)
         return cg_error(CG_ERR_INVALID_ARG, "trainer: the dataset was built for another gene table (crc32 %08x, the "
                         "graph's is %08x): rebuild it with --graph", d->genes_checksum, gcrc);
+    if ((s = cg_perturbation_resolve(cfg->perturbation, &m->cfg, true, &t->mode_train)) != CG_OK ||
+        (s = cg_perturbation_resolve(cfg->perturbation, &m->cfg, false, &t->mode_eval)) != CG_OK)
+        return cg_error_wrap(s, "trainer: train.perturbation \"%s\"", cg_perturbation_name(cfg->perturbation));
     t->graph_checksum = cg_graph_checksum(g);
     t->dataset_checksum = dataset_checksum(d);
     const int32_t *split = d->split[cfg->split];
@@ -279,7 +311,7 @@ static cg_tensor *batch_forward(cg_trainer *t, const int64_t *samples, int64_t n
         }
     /* the view must outlive backward: it lives in the trainer */
     cg_hc_view_of_graph(&t->view, &t->hg, n + 1, t->blocks);
-    return cg_hetero_cell_forward(&t->ctx, t->model, &t->view, z_p);
+    return cg_hetero_cell_forward_mode(&t->ctx, t->model, &t->view, t->ctx.training ? t->mode_train : t->mode_eval, z_p);
 }
 
 static void fill_targets(const cg_trainer *t, const int64_t *samples, int64_t n) {

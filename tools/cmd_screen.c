@@ -1,0 +1,376 @@
+/* cellgraph screen: predictions for every pair (or triple) of a set of genes, streamed to a TSV.
+ *
+ * The genotypes are enumerated in a fixed order (gene index order, i < j < k). Results go to FILE.partial,
+ * flushed after every chunk; when the screen is complete the file is renamed to FILE. A rerun with the
+ * same checkpoint, genes and order resumes FILE.partial: its first line holds a key (order, CRC-32 of the
+ * gene list and of the model parameters), a torn last line is cut off, the last complete line is checked
+ * against the genotype expected at its position, and the screen goes on from the next genotype, so the
+ * finished file has every genotype exactly once. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "cellgraph/genes.h"
+#include "cellgraph/hetero_cell.h"
+#include "cellgraph/lines.h"
+#include "cellgraph/threads.h"
+#include "cli.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* genes listed in a file, one per line ('#' comments and blank lines skipped) */
+static cg_status read_gene_file(const char *path, const cg_genes *genes, int32_t **out, int64_t *n_out) {
+    cg_lines r;
+    cg_status s = cg_lines_open(&r, path);
+    if (s != CG_OK) return s;
+    int64_t n = 0, cap = 256;
+    int32_t *list = malloc((size_t)cap * sizeof *list);
+    int64_t *line_of = malloc((size_t)cap * sizeof *line_of);
+    char *line;
+    size_t len;
+    int lrc = 0;
+    if (!list || !line_of) s = cg_error(CG_ERR_NOMEM, "out of memory");
+    while (s == CG_OK && (lrc = cg_lines_next(&r, &line, &len)) > 0) {
+        char *p = cg_strip(line);
+        if (*p == '\0' || *p == '#') continue;
+        int32_t gi;
+        if (cg_genes_resolve(genes, p, &gi) != CG_OK) {
+            s = cg_error_wrap(cg_last_status(), "%s:%lld", path, (long long)r.lineno);
+            break;
+        }
+        for (int64_t k = 0; k < n; k++)
+            if (list[k] == gi) {
+                s = cg_error(CG_ERR_FORMAT, "%s:%lld: gene '%s' is listed twice (first on line %lld)", path,
+                             (long long)r.lineno, p, (long long)line_of[k]);
+                break;
+            }
+        if (s != CG_OK) break;
+        if (n == cap) {
+            cap *= 2;
+            int32_t *l2 = realloc(list, (size_t)cap * sizeof *list);
+            int64_t *o2 = realloc(line_of, (size_t)cap * sizeof *line_of);
+            if (l2) list = l2;
+            if (o2) line_of = o2;
+            if (!l2 || !o2) {
+                s = cg_error(CG_ERR_NOMEM, "out of memory");
+                break;
+            }
+        }
+        line_of[n] = r.lineno;
+        list[n++] = gi;
+    }
+    cg_lines_close(&r);
+    if (s == CG_OK && lrc < 0) s = cg_last_status();
+    free(line_of);
+    if (s == CG_OK && n == 0) s = cg_error(CG_ERR_FORMAT, "%s: no gene in the file", path);
+    if (s != CG_OK) {
+        free(list);
+        return s;
+    }
+    *out = list;
+    *n_out = n;
+    return CG_OK;
+}
+
+/* number of k-subsets of n items (k = 2, 3) */
+static int64_t n_combinations(int64_t n, int k) {
+    if (n < k) return 0;
+    return k == 2 ? n * (n - 1) / 2 : n * (n - 1) * (n - 2) / 6;
+}
+
+/* the genotype at position idx of the enumeration (positions into the gene list) */
+static void unrank(int64_t idx, int64_t n, int k, int64_t pos[3]) {
+    pos[2] = -1;
+    int64_t i = 0;
+    for (;; i++) { /* first element: skip blocks of the combinations that start with i */
+        int64_t block = k == 2 ? n - 1 - i : (n - 1 - i) * (n - 2 - i) / 2;
+        if (idx < block) break;
+        idx -= block;
+    }
+    pos[0] = i;
+    if (k == 2) {
+        pos[1] = i + 1 + idx;
+        return;
+    }
+    int64_t j = i + 1;
+    for (;; j++) {
+        int64_t block = n - 1 - j;
+        if (idx < block) break;
+        idx -= block;
+    }
+    pos[1] = j;
+    pos[2] = j + 1 + idx;
+}
+
+static void progress(int64_t done, int64_t total, int64_t done_run, double t0, bool tty, double *last) {
+    double t = now_s();
+    if (done < total && t - *last < (tty ? 0.5 : 30.0)) return;
+    *last = t;
+    double rate = done_run / fmax(t - t0, 1e-9);
+    double eta = rate > 0 ? (double)(total - done) / rate : 0;
+    int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
+    char bar[32];
+    for (int i = 0; i < width; i++) bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "%s[%s] %lld/%lld genotypes  %.1f/s  eta %.0f min%s", tty ? "\r" : "", bar, (long long)done,
+            (long long)total, rate, eta / 60.0, tty ? "   " : "\n");
+    if (tty && done == total) fprintf(stderr, "\n");
+}
+
+/* Counts the complete data lines of a partial file whose first line must equal key; truncates a torn
+ * last line; the last complete line's genes go to last (names). */
+static cg_status read_partial(const char *path, const char *key, int64_t *n_lines, char last[3][64]) {
+    FILE *f = fopen(path, "r+");
+    if (!f) return cg_error(CG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    char buf[4096];
+    cg_status s = CG_OK;
+    int64_t count = 0, line_no = 0;
+    long good_end = 0;
+    bool header_seen = false;
+    while (fgets(buf, sizeof buf, f)) {
+        size_t len = strlen(buf);
+        if (len == 0 || buf[len - 1] != '\n') break; /* torn last line */
+        line_no++;
+        buf[len - 1] = '\0';
+        if (line_no == 1) {
+            if (strcmp(buf, key) != 0) {
+                s = cg_error(CG_ERR_FORMAT, "%s:1: the partial screen was started with other settings (%s; now %s): "
+                             "remove it or choose another output", path, buf, key);
+                break;
+            }
+        } else if (line_no == 2) {
+            header_seen = true;
+        } else {
+            count++;
+            char *save = NULL, *tok = strtok_r(buf, "\t", &save);
+            for (int k = 0; k < 3; k++) last[k][0] = '\0';
+            for (int k = 0; k < 3 && tok; k++) {
+                snprintf(last[k], 64, "%s", tok);
+                tok = strtok_r(NULL, "\t", &save);
+            }
+        }
+        good_end = ftell(f);
+    }
+    if (s == CG_OK && !header_seen) good_end = 0, count = 0;
+    fclose(f);
+    if (s == CG_OK && truncate(path, good_end) != 0)
+        s = cg_error(CG_ERR_IO, "%s: cannot truncate: %s", path, strerror(errno));
+    *n_lines = count;
+    return s;
+}
+
+int cmd_screen(int argc, char **argv) {
+    const char *ckpt = NULL, *data = NULL, *genes_file = NULL, *output = "screen.tsv", *v = NULL, *perturbation = NULL;
+    bool metabolic = false, all = false;
+    int order = 0;
+    long long batch = 64, max_genotypes = -1;
+    for (int i = 1; i < argc; i++) {
+        bool bad = false;
+        if (cli_option(argc, argv, &i, "--checkpoint", &ckpt, &bad) || cli_option(argc, argv, &i, "--data", &data, &bad) ||
+            cli_option(argc, argv, &i, "--genes", &genes_file, &bad) || cli_option(argc, argv, &i, "-o", &output, &bad) ||
+            cli_option(argc, argv, &i, "--output", &output, &bad) ||
+            cli_option(argc, argv, &i, "--perturbation", &perturbation, &bad)) {
+            if (bad) return 2;
+        } else if (strcmp(argv[i], "--metabolic") == 0) {
+            metabolic = true;
+        } else if (strcmp(argv[i], "--all") == 0) {
+            all = true;
+        } else if (cli_option(argc, argv, &i, "--order", &v, &bad)) {
+            if (bad || ((order = atoi(v)) != 2 && order != 3))
+                return fprintf(stderr, "cellgraph screen: --order must be 2 or 3\n"), 2;
+        } else if (cli_option(argc, argv, &i, "--batch-size", &v, &bad)) {
+            if (bad || (batch = atoll(v)) < 1 || batch > 4096)
+                return fprintf(stderr, "cellgraph screen: --batch-size must be 1..4096\n"), 2;
+        } else if (cli_option(argc, argv, &i, "--max-genotypes", &v, &bad)) {
+            if (bad || (max_genotypes = atoll(v)) < 1)
+                return fprintf(stderr, "cellgraph screen: --max-genotypes needs a positive integer\n"), 2;
+        } else {
+            fprintf(stderr, "cellgraph screen: unknown argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!ckpt || order == 0 || (genes_file != NULL) + metabolic + all != 1) {
+        fprintf(stderr, "usage: cellgraph screen --checkpoint F (--genes FILE | --metabolic | --all) --order 2|3 "
+                        "[-o FILE] [--batch-size B] [--max-genotypes N] [--perturbation auto|incremental|full]\n");
+        return 2;
+    }
+    cg_perturbation_choice pc = CG_PERTURB_AUTO;
+    if (perturbation && !cg_perturbation_parse(perturbation, &pc)) {
+        fprintf(stderr, "cellgraph screen: --perturbation must be auto, incremental or full\n");
+        return 2;
+    }
+    cg_checkpoint_info info;
+    cg_graph *g;
+    cg_dataset unused;
+    cg_hetero_cell m;
+    if (cli_open_checkpoint(ckpt, data, &info, &g, &unused, false, &m)) return 1;
+    int rc = 1;
+    cg_genes *genes = NULL;
+    int32_t *list = NULL, *geno = NULL;
+    float *pred = NULL;
+    FILE *f = NULL;
+    cg_ctx ctx;
+    bool ctx_ok = false, hg_ok = false;
+    cg_hc_graph hg;
+    char partial[4200];
+    snprintf(partial, sizeof partial, "%s.partial", output);
+    cg_hc_perturbation mode;
+    if (cg_perturbation_resolve(perturbation ? pc : info.train.perturbation, &m.cfg, false, &mode) != CG_OK) goto out;
+    if (cg_graph_genes(g, &genes) != CG_OK) goto out;
+    /* the genes: sorted gene indices */
+    int64_t n = 0;
+    const int64_t ng = cg_graph_num_nodes(g, CG_GENE);
+    if (genes_file) {
+        if (read_gene_file(genes_file, genes, &list, &n) != CG_OK) goto out;
+    } else {
+        list = malloc((size_t)ng * sizeof *list);
+        if (!list) {
+            cg_error(CG_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        const cg_relation *gpr = cg_graph_relation(g, CG_REL_GPR_REV);
+        for (int64_t i = 0; i < ng; i++)
+            if (all || gpr->rowptr[i + 1] > gpr->rowptr[i]) list[n++] = (int32_t)i; /* genes with reaction nodes */
+    }
+    qsort(list, (size_t)n, sizeof *list, cmp_i32);
+    const int64_t total = n_combinations(n, order);
+    if (total == 0) {
+        cg_error(CG_ERR_INVALID_ARG, "screen: %lld genes give no genotype of order %d", (long long)n, order);
+        goto out;
+    }
+    char key[256];
+    uint32_t gcrc = (uint32_t)crc32(0L, (const Bytef *)list, (uInt)((size_t)n * sizeof *list));
+    uint32_t pcrc = (uint32_t)crc32(0L, (const Bytef *)m.params.values, (uInt)((size_t)m.params.total * sizeof(float)));
+    snprintf(key, sizeof key, "# cellgraph screen order=%d genes=%lld genes_crc32=%08x params_crc32=%08x", order,
+             (long long)n, gcrc, pcrc);
+    struct stat st;
+    if (stat(output, &st) == 0 && stat(partial, &st) != 0) {
+        printf("%s exists and is complete; nothing to do (remove it to screen again)\n", output);
+        rc = 0;
+        goto out;
+    }
+    int64_t done = 0;
+    if (stat(partial, &st) == 0) {
+        char last[3][64];
+        if (read_partial(partial, key, &done, last) != CG_OK) goto out;
+        if (done > total) {
+            cg_error(CG_ERR_FORMAT, "%s: %lld genotypes, more than the %lld of this screen", partial, (long long)done,
+                     (long long)total);
+            goto out;
+        }
+        if (done > 0) {
+            int64_t pos[3];
+            unrank(done - 1, n, order, pos);
+            for (int k = 0; k < order; k++)
+                if (strcmp(last[k], cg_graph_node_name(g, CG_GENE, list[pos[k]])) != 0) {
+                    cg_error(CG_ERR_FORMAT, "%s:%lld: expected genotype %lld to name %s, found %s", partial,
+                             (long long)done + 2, (long long)done, cg_graph_node_name(g, CG_GENE, list[pos[k]]), last[k]);
+                    goto out;
+                }
+        }
+        fprintf(stderr, "resuming %s: %lld of %lld genotypes done\n", partial, (long long)done, (long long)total);
+    }
+    f = fopen(partial, done > 0 ? "a" : "w");
+    if (!f) {
+        cg_error(CG_ERR_IO, "%s: cannot write: %s", partial, strerror(errno));
+        goto out;
+    }
+    if (done == 0) {
+        fprintf(f, "%s\n", key);
+        fprintf(f, order == 2 ? "gene1\tgene2\tfitness\tgene_interaction\n"
+                              : "gene1\tgene2\tgene3\tfitness\tgene_interaction\n");
+    }
+    printf("screen: %lld genes (%s), order %d: %lld genotypes, %s path, batch %lld, %d threads -> %s\n", (long long)n,
+           genes_file ? genes_file : metabolic ? "metabolic" : "all", order, (long long)total,
+           mode == CG_HC_INCREMENTAL ? "incremental" : "full", batch, cg_get_num_threads(), output);
+    fflush(stdout);
+    const int64_t chunk = 4 * batch;
+    geno = malloc((size_t)chunk * 3 * sizeof *geno);
+    pred = malloc((size_t)chunk * 2 * sizeof *pred);
+    if (!geno || !pred || cg_ctx_init(&ctx, 0, 1) != CG_OK) {
+        cg_error(CG_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    ctx_ok = true;
+    if (cg_hc_graph_init(&hg, g) != CG_OK) goto out;
+    hg_ok = true;
+    const bool tty = isatty(2);
+    const double t0 = now_s();
+    double last_report = 0;
+    int64_t done_run = 0;
+    int64_t pos[3];
+    while (done < total && (max_genotypes < 0 || done_run < max_genotypes)) {
+        int64_t k = total - done < chunk ? total - done : chunk;
+        if (max_genotypes >= 0 && k > max_genotypes - done_run) k = max_genotypes - done_run;
+        unrank(done, n, order, pos);
+        for (int64_t j = 0; j < k; j++) {
+            for (int q = 0; q < 3; q++) geno[3 * j + q] = q < order ? list[pos[q]] : -1;
+            /* next combination */
+            int q = order - 1;
+            while (q >= 0 && pos[q] == n - order + q) q--;
+            if (q >= 0) {
+                pos[q]++;
+                for (int r = q + 1; r < order; r++) pos[r] = pos[r - 1] + 1;
+            }
+        }
+        if (cg_hetero_cell_predict(&ctx, &m, &hg, geno, k, batch, mode, pred) != CG_OK) goto out;
+        for (int64_t j = 0; j < k; j++) {
+            for (int q = 0; q < order; q++) fprintf(f, "%s\t", cg_graph_node_name(g, CG_GENE, geno[3 * j + q]));
+            fprintf(f, "%.4f\t%.4f\n", pred[2 * j] * info.label_std[0] + info.label_mean[0],
+                    pred[2 * j + 1] * info.label_std[1] + info.label_mean[1]);
+        }
+        if (fflush(f) != 0 || ferror(f)) {
+            cg_error(CG_ERR_IO, "%s: write failed: %s", partial, strerror(errno));
+            goto out;
+        }
+        done += k;
+        done_run += k;
+        progress(done, total, done_run, t0, tty, &last_report);
+    }
+    if (fclose(f) != 0) {
+        f = NULL;
+        cg_error(CG_ERR_IO, "%s: write failed: %s", partial, strerror(errno));
+        goto out;
+    }
+    f = NULL;
+    double dt = now_s() - t0;
+    if (done == total) {
+        if (rename(partial, output) != 0) {
+            cg_error(CG_ERR_IO, "%s: cannot rename to %s: %s", partial, output, strerror(errno));
+            goto out;
+        }
+        printf("wrote %lld genotypes to %s (%lld this run, %.1f genotypes/s)\n", (long long)total, output,
+               (long long)done_run, done_run / fmax(dt, 1e-9));
+    } else {
+        printf("stopped after %lld genotypes this run (%.1f genotypes/s); %lld of %lld in %s; rerun to resume\n",
+               (long long)done_run, done_run / fmax(dt, 1e-9), (long long)done, (long long)total, partial);
+    }
+    rc = 0;
+out:
+    if (rc) cli_fail();
+    if (f) fclose(f);
+    if (hg_ok) cg_hc_graph_free(&hg);
+    if (ctx_ok) cg_ctx_free(&ctx);
+    free(geno);
+    free(pred);
+    free(list);
+    cg_genes_free(genes);
+    cg_hetero_cell_free(&m);
+    cg_graph_free(g);
+    return rc;
+}
