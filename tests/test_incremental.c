@@ -249,12 +249,14 @@ static void test_pool_update(void **state) {
         for (int i = 0; i < 4; i++) ins[i]->requires_grad = true;
         for (int i = 0; i < 4; i++) cg_grad_of(&ctx, ins[i]);
         cg_tensor *z;
+        /* the explicit groups' index arrays must live until backward */
+        int64_t total = 0, rowptr[B + 1] = {0};
+        int32_t rows[B * (N + 6)];
+        cg_csr csr;
         if (p == 0) {
             z = cg_attentional_pool_update(&ctx, a, b, c, d, B, rptr, ridx, aptr);
         } else {
             /* explicit: each group's rows gathered from [reference; new] */
-            int64_t total = 0, rowptr[B + 1] = {0};
-            int32_t rows[B * (N + 6)];
             for (int q = 0; q < B; q++) {
                 for (int n = 0; n < N; n++) {
                     bool gone = false;
@@ -265,7 +267,7 @@ static void test_pool_update(void **state) {
                 rowptr[q + 1] = total;
             }
             cg_tensor *idx = cg_tensor_wrap(&ctx, CG_I32, 1, &total, rows);
-            cg_csr csr = {.n_rows = B, .n_cols = N + 6, .nnz = total, .rowptr = rowptr, .col = rows};
+            csr = (cg_csr){.n_rows = B, .n_cols = N + 6, .nnz = total, .rowptr = rowptr, .col = rows};
             cg_tensor *gg = cg_gather_rows(&ctx, cg_concat_rows(&ctx, a, c), idx);
             cg_tensor *tt = cg_gather_rows(&ctx, cg_concat_rows(&ctx, b, d), idx);
             z = cg_segment_sum(&ctx, cg_rowscale(&ctx, tt, cg_segment_softmax(&ctx, gg, &csr)), &csr);

@@ -229,6 +229,108 @@ static void test_cli_predict(void **state) {
     unsetenv("CELLGRAPH_CACHE");
 }
 
+static bool same_file(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int x = fgetc(fa), y = fgetc(fb);
+        if (x != y) same = false;
+        if (x == EOF || y == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+static int count_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    int n = 0, c;
+    while (f && (c = fgetc(f)) != EOF) n += c == '\n';
+    if (f) fclose(f);
+    return n;
+}
+
+/* screen: an interrupted screen (and a torn last line) resumes to exactly the file of an uninterrupted
+ * one; bad gene lists and a partial file from other settings are clear errors; the incremental and
+ * the full path predict the same values */
+static void test_cli_screen(void **state) {
+    (void)state;
+    if (!have || !getenv("CELLGRAPH_CLI")) skip();
+    char dir[512], cache[600], ckpt[700], out[8192], genes[700], a[700], b[700], pa[720], cmd[2200];
+    tu_temp_path(dir, sizeof dir, "screen");
+    mkdir(dir, 0755);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    setenv("CELLGRAPH_CACHE", cache, 1);
+    cg_hetero_cell m;
+    cg_trainer t;
+    make(&m, &t);
+    steps(&t, 1);
+    assert_int_equal(cg_trainer_save(&t, dir, "best"), CG_OK);
+    cg_trainer_free(&t);
+    cg_hetero_cell_free(&m);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint_best.safetensors", dir);
+    snprintf(genes, sizeof genes, "%s/genes.txt", dir);
+    snprintf(a, sizeof a, "%s/a.tsv", dir);
+    snprintf(b, sizeof b, "%s/b.tsv", dir);
+    snprintf(pa, sizeof pa, "%s.partial", a);
+    FILE *f = fopen(genes, "w");
+    fprintf(f, "# eight genes\nCYS3\nTFC3\nCDC28\n\nACT1\nYGR192C\nERG11\nHIS3\nURA3\n");
+    fclose(f);
+    /* interrupted after 10 of the 28 pairs, then a torn line, then resumed */
+    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s' "
+                                              "--batch-size 4 --max-genotypes 10", ckpt, genes, a), 0);
+    struct stat sb;
+    assert_int_not_equal(stat(a, &sb), 0);
+    assert_int_equal(count_lines(pa), 2 + 10);
+    f = fopen(pa, "a");
+    fprintf(f, "YAL0");
+    fclose(f);
+    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s' --batch-size 4",
+                             ckpt, genes, a), 0);
+    assert_non_null(strstr(out, "resuming"));
+    assert_int_not_equal(stat(pa, &sb), 0);
+    assert_int_equal(count_lines(a), 2 + 28);
+    /* uninterrupted, another batch size: the same file */
+    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'", ckpt, genes, b), 0);
+    assert_true(same_file(a, b));
+    /* the full masked path gives the same predictions (4 decimals) */
+    snprintf(cmd, sizeof cmd, "rm -f '%s'", b);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s' "
+                                              "--perturbation full", ckpt, genes, b), 0);
+    assert_non_null(strstr(out, "full path"));
+    assert_true(same_file(a, b));
+    /* triples: C(8, 3) = 56 */
+    snprintf(cmd, sizeof cmd, "rm -f '%s'", b);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 3 -o '%s' "
+                                              "--max-genotypes 5", ckpt, genes, b), 0);
+    /* resuming with other settings (order 2 on the order-3 partial) is refused */
+    assert_int_not_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'",
+                                 ckpt, genes, b), 0);
+    assert_non_null(strstr(out, "other settings"));
+    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 3 -o '%s'", ckpt, genes, b), 0);
+    assert_int_equal(count_lines(b), 2 + 56);
+    /* bad gene lists: unknown gene (file and line), a gene listed twice; nothing written */
+    f = fopen(genes, "w");
+    fprintf(f, "CYS3\nTFC3\nNOPE1\n");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "rm -f '%s' '%s'", a, b);
+    assert_int_equal(system(cmd), 0);
+    assert_int_not_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'", ckpt, genes, a), 0);
+    assert_non_null(strstr(out, "genes.txt:3"));
+    assert_int_not_equal(stat(a, &sb), 0);
+    assert_int_not_equal(stat(pa, &sb), 0);
+    f = fopen(genes, "w");
+    fprintf(f, "CYS3\nTFC3\nYAL001C\n");
+    fclose(f);
+    assert_int_not_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'", ckpt, genes, a), 0);
+    assert_non_null(strstr(out, "listed twice"));
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    unsetenv("CELLGRAPH_CACHE");
+}
+
 static void test_config_parse(void **state) {
     (void)state;
     cg_train_config c;
@@ -252,6 +354,7 @@ int main(void) {
         cmocka_unit_test(test_resume_bitwise),
         cmocka_unit_test(test_composite_loss),
         cmocka_unit_test(test_cli_predict),
+        cmocka_unit_test(test_cli_screen),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
