@@ -31,7 +31,8 @@ def _metadata(path: str) -> dict:
 
 def _strings(t: dict, prefix: str) -> list:
     off, by = t[prefix + ".offsets"], t[prefix + ".bytes"].tobytes()
-    return [by[off[i]:off[i + 1]].decode() for i in range(len(off) - 1)]
+    # each entry is stored NUL-terminated (src/graph/graph.c strtab): the offsets include the NUL
+    return [by[off[i]:off[i + 1]].split(b"\0", 1)[0].decode() for i in range(len(off) - 1)]
 
 
 def read_graph(path: str, names: bool = True):
@@ -92,8 +93,35 @@ def model_from_checkpoint(path: str, graph: CellGraph) -> tuple:
     return model, info
 
 
-def save_checkpoint_like(model: HeteroCell, path: str, metadata: dict) -> None:
-    """Writes the model's parameters under cellgraph's names (a parameter file cellgraph's
-    cg_params_find can read; a full trainer checkpoint also needs the trainer's metadata)."""
-    sd = {k: v.detach().cpu().contiguous().numpy() for k, v in model.state_dict().items()}
-    save_file(sd, path, metadata={k: str(v) for k, v in metadata.items()})
+def _header(path: str) -> dict:
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        return json.loads(f.read(n))  # key order = the file's order (cellgraph: registration order)
+
+
+def save_cellgraph_checkpoint(model: HeteroCell, template: str, path: str) -> None:
+    """Writes the PyG model's parameters as a cellgraph checkpoint that `cellgraph predict / eval` accept:
+    the tensors in the order of the template checkpoint (cellgraph's registration order), the
+    template's metadata (config, label statistics, graph and dataset checksums, progress) with
+    params_crc32 recomputed (CRC-32 over the float32 bytes of every parameter in that order,
+    src/train/trainer.c params_crc)."""
+    import zlib
+    order = [k for k in _header(template) if k != "__metadata__"]
+    meta = dict(_metadata(template))
+    sd = {k: v.detach().cpu().float().contiguous().numpy() for k, v in model.state_dict().items()}
+    if set(order) != set(sd):
+        raise ValueError(f"parameter names differ: {sorted(set(order) ^ set(sd))}")
+    crc = 0
+    for k in order:
+        crc = zlib.crc32(sd[k].tobytes(), crc)
+    meta["params_crc32"] = f"{crc:08x}"
+    header, blobs, off = {"__metadata__": meta}, [], 0
+    for k in order:
+        raw = sd[k].tobytes()
+        header[k] = {"dtype": "F32", "shape": list(sd[k].shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    with open(path, "wb") as f:
+        f.write(len(h).to_bytes(8, "little") + h + b"".join(blobs))
