@@ -7,7 +7,10 @@
  * Per step it times building the batch (dead bitsets + view: cellgraph's whole batch construction) and
  * the training step; prints the medians over the timed steps (after --warm warm-up steps) and the peak
  * resident memory of the process.
- * usage: peer_cellgraph --graph F --genotypes F [--config F] [--batch B] [--warm W] [--steps S] [--threads T] */
+ * --path full (default): every node of every sample (cg_hetero_cell_forward); --path incremental: the
+ * trainer's default path (only the rows a deletion can change, cellgraph/hetero_cell.h).
+ * usage: peer_cellgraph --graph F --genotypes F [--config F] [--batch B] [--warm W] [--steps S] [--threads T]
+ *                       [--path full|incremental] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 int main(int argc, char **argv) {
     const char *graph = NULL, *config = NULL, *genos = NULL;
     int threads = 2, steps = 3, warm = 1, B = 32;
+    cg_hc_perturbation path = CG_HC_FULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--graph") == 0 && i + 1 < argc) graph = argv[++i];
         else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config = argv[++i];
@@ -33,9 +37,12 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) steps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--warm") == 0 && i + 1 < argc) warm = atoi(argv[++i]);
         else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) B = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--path") == 0 && i + 1 < argc && strcmp(argv[i + 1], "full") == 0) path = CG_HC_FULL, i++;
+        else if (strcmp(argv[i], "--path") == 0 && i + 1 < argc && strcmp(argv[i + 1], "incremental") == 0)
+            path = CG_HC_INCREMENTAL, i++;
         else {
             fprintf(stderr, "usage: peer_cellgraph --graph F --genotypes F [--config F] [--batch B] [--warm W] "
-                            "[--steps S] [--threads T]\n");
+                            "[--steps S] [--threads T] [--path full|incremental]\n");
             return 2;
         }
     }
@@ -102,7 +109,7 @@ int main(int argc, char **argv) {
         ctx.training = true;
         ctx.grad_enabled = true;
         cg_params_zero_grad(&m.params);
-        cg_tensor *y = cg_hetero_cell_forward(&ctx, &m, &v, NULL);
+        cg_tensor *y = cg_hetero_cell_forward_mode(&ctx, &m, &v, path, NULL);
         cg_tensor *loss = y ? cg_mse_weighted(&ctx, y, cg_tensor_wrap2(&ctx, B, 2, target + (int64_t)s * B * 2), NULL) : NULL;
         float norm;
         if (!loss || cg_backward(&ctx, loss) != CG_OK || cg_clip_grad_norm(&m.params, 1.0f, &norm) != CG_OK ||
@@ -115,7 +122,9 @@ int main(int argc, char **argv) {
         ts[s] = c - b;
         if (s == 0) first_loss = cg_f32(loss)[0];
         last_loss = cg_f32(loss)[0];
-        fprintf(stderr, "  cellgraph step %d: build %.4f s, step %.3f s, loss %.4f\n", s, tb[s], ts[s], last_loss);
+        /* arena growth shows as new allocations (fresh pages to fault in): the warm-up should end them */
+        fprintf(stderr, "  cellgraph step %d: build %.4f s, step %.3f s, loss %.4f, arena %.0f MB, allocations so far %llu\n",
+                s, tb[s], ts[s], last_loss, ctx.arena.high_water / 1e6, (unsigned long long)cg_ctx_allocations(&ctx));
     }
     qsort(tb + warm, steps, sizeof(double), bench_cmp_double);
     qsort(ts + warm, steps, sizeof(double), bench_cmp_double);
@@ -125,9 +134,9 @@ int main(int argc, char **argv) {
     int64_t n_params = 0; /* ps->total counts the alignment padding too */
     for (int i = 0; i < m.params.count; i++) n_params += m.params.tensors[i]->numel;
     /* one machine-readable line for bench/peer.sh */
-    printf("RESULT name=cellgraph B=%d threads=%d steps=%d build_s=%.6f step_s=%.6f samples_per_s=%.3f "
+    printf("RESULT name=%s B=%d threads=%d steps=%d build_s=%.6f step_s=%.6f samples_per_s=%.3f "
            "peak_rss_mb=%.1f arena_mb=%.1f setup_s=%.3f params=%lld first_loss=%.5f last_loss=%.5f\n",
-           B, threads, steps, build, step, B / (build + step), ru.ru_maxrss / 1024.0, ctx.arena.high_water / 1e6,
+           path == CG_HC_FULL ? "cellgraph" : "cellgraph-incremental", B, threads, steps, build, step, B / (build + step), ru.ru_maxrss / 1024.0, ctx.arena.high_water / 1e6,
            t_setup, (long long)n_params, first_loss, last_loss);
     free(tb);
     free(ts);

@@ -114,7 +114,7 @@ def run(a):
     b = float(np.median(tb[a.warm:]))
     st = float(np.median(ts[a.warm:]))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"RESULT name=pyg-{a.mode} B={a.batch} threads={a.threads} steps={a.steps} build_s={b:.6f} step_s={st:.6f} "
+    print(f"RESULT name={a.name or 'pyg-' + a.mode} B={a.batch} threads={a.threads} steps={a.steps} build_s={b:.6f} step_s={st:.6f} "
           f"samples_per_s={a.batch / (b + st):.3f} micro={a.micro or a.batch} peak_rss_mb={rss:.1f} setup_s={t_setup:.3f} "
           f"params={sum(p.numel() for p in model.parameters())} first_loss={losses[0]:.5f} last_loss={losses[-1]:.5f} "
           f"batch_nodes={n_nodes} batch_edges={n_edges} torch={torch.__version__}", flush=True)
@@ -139,6 +139,7 @@ def main():
     r.add_argument("--warm", type=int, default=1)
     r.add_argument("--steps", type=int, default=3)
     r.add_argument("--threads", type=int, default=2)
+    r.add_argument("--name", default="", help="name in the RESULT line (default pyg-<mode>)")
     r.add_argument("--micro", type=int, default=0,
                    help="accumulate the gradient over micro-batches of this many genotypes (0: one batch)")
     a = p.parse_args()

@@ -5,7 +5,8 @@
  * genotype batched as a disjoint union, float64): a seeded random cell graph, deletion genotypes with
  * their dead nodes, parameters under cellgraph's names, y, the loss, every parameter gradient, and the
  * losses of AdamW steps. Here the same parameters are loaded by name into cellgraph's model, which runs
- * on the shared graph with per-sample dead bitsets (sample 0 = the wildtype), and must agree:
+ * on the shared graph with per-sample dead bitsets (sample 0 = the wildtype), on the full path and on
+ * the incremental path (hypergraph: full path only), and must agree:
  *   y, z_p, loss                 2-norm relative error <= 1e-4
  *   every parameter gradient     2-norm relative error per tensor <= 1e-4 (max printed)
  *   AdamW (+ grad clipping)      losses of every step within 1e-4 relative
@@ -202,13 +203,13 @@ static void close_case(parity_case *c) {
     cg_safetensors_close(c->f.st);
 }
 
-/* forward (+ loss); returns the loss tensor, *y_out and *zp_out optional */
-static cg_tensor *run(parity_case *c, cg_ctx *ctx, cg_tensor **y_out, cg_tensor **zp_out) {
+/* forward (+ loss) on the chosen path; returns the loss tensor, *y_out and *zp_out optional */
+static cg_tensor *run(parity_case *c, cg_ctx *ctx, cg_hc_perturbation mode, cg_tensor **y_out, cg_tensor **zp_out) {
     assert_int_equal(cg_ctx_reset(ctx), CG_OK);
     ctx->training = true;
     ctx->grad_enabled = true;
     cg_tensor *z_p = NULL;
-    cg_tensor *y = cg_hetero_cell_forward(ctx, &c->m, &c->v, &z_p);
+    cg_tensor *y = cg_hetero_cell_forward_mode(ctx, &c->m, &c->v, mode, &z_p);
     if (!y) fail_msg("forward: %s", cg_last_error());
     cg_tensor *l = cg_mse_weighted(ctx, y, cg_tensor_wrap2(ctx, c->G, 2, c->target), c->weights);
     if (!l) fail_msg("loss: %s", cg_last_error());
@@ -217,9 +218,11 @@ static cg_tensor *run(parity_case *c, cg_ctx *ctx, cg_tensor **y_out, cg_tensor 
     return l;
 }
 
-static void check_case(const char *name) {
+static void check_case(const char *case_name, cg_hc_perturbation mode) {
     parity_case c;
-    open_case(&c, name);
+    open_case(&c, case_name);
+    char name[96];
+    snprintf(name, sizeof name, "%s, %s path", case_name, mode == CG_HC_FULL ? "full" : "incremental");
     fixture *f = &c.f;
     cg_ctx ctx;
     assert_int_equal(cg_ctx_init(&ctx, 0, 1), CG_OK);
@@ -228,7 +231,7 @@ static void check_case(const char *name) {
     /* forward and backward */
     cg_params_zero_grad(&c.m.params);
     cg_tensor *y, *z_p;
-    cg_tensor *l = run(&c, &ctx, &y, &z_p);
+    cg_tensor *l = run(&c, &ctx, mode, &y, &z_p);
     assert_int_equal(cg_backward(&ctx, l), CG_OK);
     float *y_ref = get(f, "y", CG_ST_F32, c.G * 2, NULL), *zp_ref = get(f, "z_p", CG_ST_F32, c.G * D, NULL);
     float *l_ref = get(f, "loss", CG_ST_F32, 1, NULL);
@@ -290,7 +293,7 @@ static void check_case(const char *name) {
     double worst_step = 0;
     for (int s = 0; s <= c.steps; s++) {
         cg_params_zero_grad(&c.m.params);
-        cg_tensor *ls = run(&c, &ctx, NULL, NULL);
+        cg_tensor *ls = run(&c, &ctx, mode, NULL, NULL);
         double e = fabs((double)cg_f32(ls)[0] - losses_ref[s]) / fabs((double)losses_ref[s]);
         printf("  AdamW step %d: loss %.7g  PyG %.7g  rel err %.3g\n", s, cg_f32(ls)[0], losses_ref[s], e);
         if (e > worst_step) worst_step = e;
@@ -312,25 +315,43 @@ static void check_case(const char *name) {
     assert_true(worst_step <= TOL);
 }
 
+/* the full path (every node of every sample) and the incremental path (the default of training,
+ * evaluation and prediction: only the rows a deletion can change), both against PyG */
 static void test_parity_bipartite(void **state) {
     (void)state;
-    check_case("bipartite");
+    check_case("bipartite", CG_HC_FULL);
+}
+
+static void test_parity_bipartite_incremental(void **state) {
+    (void)state;
+    check_case("bipartite", CG_HC_INCREMENTAL);
 }
 
 static void test_parity_residual(void **state) {
     (void)state;
-    check_case("residual");
+    check_case("residual", CG_HC_FULL);
 }
 
+static void test_parity_residual_incremental(void **state) {
+    (void)state;
+    check_case("residual", CG_HC_INCREMENTAL);
+}
+
+/* metabolism "hypergraph" runs on the full path only (cg_hetero_cell_incremental_check refuses it) */
 static void test_parity_hypergraph(void **state) {
     (void)state;
-    check_case("hypergraph");
+    check_case("hypergraph", CG_HC_FULL);
+    cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
+    cfg.hypergraph = true;
+    assert_int_equal(cg_hetero_cell_incremental_check(&cfg, true), CG_ERR_INVALID_ARG);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parity_bipartite),
+        cmocka_unit_test(test_parity_bipartite_incremental),
         cmocka_unit_test(test_parity_residual),
+        cmocka_unit_test(test_parity_residual_incremental),
         cmocka_unit_test(test_parity_hypergraph),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
