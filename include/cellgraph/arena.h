@@ -32,8 +32,9 @@ void *cg_arena_alloc(cg_arena *a, size_t bytes);
 /* Same, zero-filled. */
 void *cg_arena_calloc(cg_arena *a, size_t bytes);
 
-/* Forgets every allocation. If the last step spilled into extra chunks, they are replaced by one block
- * of the high-water size (the only place a warm arena allocates). Errors: CG_ERR_NOMEM. */
+/* Forgets every allocation. If the last step spilled into extra chunks (each a quarter of the block, at
+ * least 1 MiB), they are replaced by one block of the high-water size plus 25% headroom (the only place a
+ * warm arena allocates). Errors: CG_ERR_NOMEM. */
 cg_status cg_arena_reset(cg_arena *a);
 
 /* Frees all memory. Safe on a zeroed or already freed arena. */

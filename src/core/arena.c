@@ -50,7 +50,10 @@ void *cg_arena_alloc(cg_arena *a, size_t bytes) {
     size_t need = (bytes + CG_ARENA_ALIGN - 1) & ~(size_t)(CG_ARENA_ALIGN - 1);
     if (need == 0) need = CG_ARENA_ALIGN;
     if (!a->head || a->head->used + need > a->head->cap) {
-        size_t cap = a->head ? a->head->cap * 2 : ((size_t)1 << 20);
+        /* spill chunks: a quarter of the current block (at least 1 MiB), so that a step slightly larger
+         * than the last does not reserve (and later fault in) twice the whole arena */
+        size_t cap = a->head ? a->head->cap / 4 : ((size_t)1 << 20);
+        if (cap < ((size_t)1 << 20)) cap = (size_t)1 << 20;
         if (cap < need) cap = need;
         cg_arena_chunk *c = chunk_new(a, cap);
         if (!c) return NULL;
@@ -72,9 +75,10 @@ void *cg_arena_calloc(cg_arena *a, size_t bytes) {
 
 cg_status cg_arena_reset(cg_arena *a) {
     if (a->head && a->head->next) {
-        /* spilled: consolidate into one block of the high-water size */
+        /* spilled: consolidate into one block of the high-water size plus 25% headroom, so that steps
+         * whose size varies a little (incremental evaluation) do not spill and consolidate again */
         chunks_free(a->head);
-        a->head = chunk_new(a, a->high_water);
+        a->head = chunk_new(a, a->high_water + a->high_water / 4);
         if (!a->head) return CG_ERR_NOMEM;
     }
     if (a->head) a->head->used = 0;
