@@ -152,20 +152,6 @@ static void pick_genotypes(int32_t geno[NG][3]) {
 
 /* Relative error in the 2-norm, ||a - b|| / ||b||, as the test's tolerance means it: float32 sums over
  * the 138,000 node rows of a batch (weight gradients) are rounded in another order by the two paths. */
-static void check_close(const char *label, const float *a, const float *b, int64_t n, double rel) {
-    double sd = 0, sb = 0, maxd = 0;
-    int64_t worst = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        sd += d * d, sb += (double)b[i] * b[i];
-        if (d > maxd) maxd = d, worst = i;
-    }
-    double err = sqrt(sd / fmax(sb, 1e-60));
-    if (getenv("CG_VERBOSE")) printf("%-45s relative error %.2e\n", label, err);
-    if (!(err <= rel))
-        fail_msg("%s: relative error %.3g > %.1g (largest difference at %lld: %.9g vs %.9g)", label, err, rel,
-                 (long long)worst, a[worst], b[worst]);
-}
 
 /* Outputs y = head(z_w - z_i) are compared directly. Parameter gradients are compared for the loss
  * L = sum_b r_b . z_b over the graph embeddings of every sample (wildtype included): through
@@ -232,8 +218,8 @@ static void run_equivalence(cg_hetero_cell_config cfg) {
     float zsub[(NG + 1) * 64];
     assert_true(D <= 64);
     for (int i = 0; i <= NG; i++) memcpy(zsub + i * D, zs[i]->data, D * sizeof(float));
-    check_close("y = head(z_w - z_i)", y_batched, ys, NG * 2, 1e-5);
-    check_close("z (graph embeddings)", z_batched, zsub, (NG + 1) * D, 1e-5);
+    tu_check_rel2("y = head(z_w - z_i)", y_batched, ys, NG * 2, 1e-5);
+    tu_check_rel2("z (graph embeddings)", z_batched, zsub, (NG + 1) * D, 1e-5);
     for (int p = 0; p < m.params.count; p++) {
         const cg_tensor *t = m.params.tensors[p];
         if (strncmp(t->name, "head.", 5) == 0) continue; /* the head is not part of this loss */
@@ -250,7 +236,7 @@ static void run_equivalence(cg_hetero_cell_config cfg) {
             assert_true(fabsf(g_batched[off]) < 1e-3f * wmax && fabsf(m.params.grads[off]) < 1e-3f * wmax);
             continue;
         }
-        check_close(t->name, g_batched + off, m.params.grads + off, t->numel, 1e-5);
+        tu_check_rel2(t->name, g_batched + off, m.params.grads + off, t->numel, 1e-5);
     }
     for (int i = 0; i < NG; i++) free_subgraph(&sub[i]);
     free(y_batched);

@@ -33,22 +33,6 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* 2-norm relative error ||a - b|| / ||b|| */
-static void check_close(const char *label, const float *a, const float *b, int64_t n, double rel) {
-    double sd = 0, sb = 0, maxd = 0;
-    int64_t worst = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        sd += d * d, sb += (double)b[i] * b[i];
-        if (d > maxd) maxd = d, worst = i;
-    }
-    double err = sqrt(sd / fmax(sb, 1e-60));
-    if (getenv("CG_VERBOSE")) printf("%-45s relative error %.2e\n", label, err);
-    if (!(err <= rel))
-        fail_msg("%s: relative error %.3g > %.1g (largest difference at %lld: %.9g vs %.9g)", label, err, rel,
-                 (long long)worst, a[worst], b[worst]);
-}
-
 static uint64_t lcg(uint64_t *s) {
     *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
     return *s >> 33;
@@ -150,8 +134,8 @@ static void compare_paths(cg_hetero_cell_config cfg, int n, int nb, bool trainin
         }
         zrows += k + 1;
     }
-    check_close("z (graph embeddings)", z[1], z[0], zrows * D, 1e-5);
-    check_close("y = head(z_w - z_i)", y[1], y[0], (int64_t)n * 2, tol);
+    tu_check_rel2("z (graph embeddings)", z[1], z[0], zrows * D, 1e-5);
+    tu_check_rel2("y = head(z_w - z_i)", y[1], y[0], (int64_t)n * 2, tol);
     for (int p = 0; p < m.params.count; p++) {
         const cg_tensor *t = m.params.tensors[p];
         if (strncmp(t->name, "head.", 5) == 0) continue; /* not part of the loss on z */
@@ -167,7 +151,7 @@ static void compare_paths(cg_hetero_cell_config cfg, int n, int nb, bool trainin
             assert_true(fabsf(g[0][off]) < 1e-3f * wmax && fabsf(g[1][off]) < 1e-3f * wmax);
             continue;
         }
-        check_close(t->name, g[1] + off, g[0] + off, t->numel, tol);
+        tu_check_rel2(t->name, g[1] + off, g[0] + off, t->numel, tol);
     }
     for (int p = 0; p < 2; p++) free(y[p]), free(z[p]), free(g[p]);
     free(blocks);
@@ -282,7 +266,7 @@ static void test_pool_update(void **state) {
         memcpy(o + N + N * D + 6, d->grad, 6 * D * sizeof(float));
         cg_ctx_free(&ctx);
     }
-    check_close("pool update z", out[0], out[1], B * D, 1e-5);
+    tu_check_rel2("pool update z", out[0], out[1], B * D, 1e-5);
     /* per element: with the absolute floor of float rounding on O(1) values */
     for (int i = 0; i < N + N * D + 6 + 6 * D; i++)
         if (fabsf(grads[0][i] - grads[1][i]) > 1e-5f * fmaxf(1.0f, fabsf(grads[1][i])))

@@ -169,13 +169,11 @@ static int run_cli(char *out, size_t len, const char *fmt, ...) {
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-/* predict on a real checkpoint: good input, and every kind of bad input as a clear error with a
- * non-zero status and nothing half-written */
-static void test_cli_predict(void **state) {
-    (void)state;
-    if (!have || !getenv("CELLGRAPH_CLI")) skip();
-    char dir[512], cache[600], ckpt[700], out[8192];
-    tu_temp_path(dir, sizeof dir, "cli");
+/* A scratch folder `name` (with its own graph/dataset cache in $CELLGRAPH_CACHE) holding a checkpoint after
+ * one training step: its folder in dir, its path in ckpt. */
+static void make_checkpoint(const char *name, char *dir, size_t dlen, char *ckpt, size_t clen) {
+    char cache[600];
+    tu_temp_path(dir, dlen, name);
     mkdir(dir, 0755);
     snprintf(cache, sizeof cache, "%s/cache", dir);
     setenv("CELLGRAPH_CACHE", cache, 1);
@@ -186,7 +184,16 @@ static void test_cli_predict(void **state) {
     assert_int_equal(cg_trainer_save(&t, dir, "best"), CG_OK);
     cg_trainer_free(&t);
     cg_hetero_cell_free(&m);
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint_best.safetensors", dir);
+    snprintf(ckpt, clen, "%s/checkpoint_best.safetensors", dir);
+}
+
+/* predict on a real checkpoint: good input, and every kind of bad input as a clear error with a
+ * non-zero status and nothing half-written */
+static void test_cli_predict(void **state) {
+    (void)state;
+    if (!have || !getenv("CELLGRAPH_CLI")) skip();
+    char dir[512], ckpt[700], out[8192];
+    make_checkpoint("cli", dir, sizeof dir, ckpt, sizeof ckpt);
 
     assert_int_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3 tfc3", ckpt), 0);
     assert_non_null(strstr(out, "YAL001C,YAL012W"));
@@ -256,19 +263,8 @@ static int count_lines(const char *path) {
 static void test_cli_screen(void **state) {
     (void)state;
     if (!have || !getenv("CELLGRAPH_CLI")) skip();
-    char dir[512], cache[600], ckpt[700], out[8192], genes[700], a[700], b[700], pa[720], cmd[2200];
-    tu_temp_path(dir, sizeof dir, "screen");
-    mkdir(dir, 0755);
-    snprintf(cache, sizeof cache, "%s/cache", dir);
-    setenv("CELLGRAPH_CACHE", cache, 1);
-    cg_hetero_cell m;
-    cg_trainer t;
-    make(&m, &t);
-    steps(&t, 1);
-    assert_int_equal(cg_trainer_save(&t, dir, "best"), CG_OK);
-    cg_trainer_free(&t);
-    cg_hetero_cell_free(&m);
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint_best.safetensors", dir);
+    char dir[512], ckpt[700], out[8192], genes[700], a[700], b[700], pa[720], cmd[2200];
+    make_checkpoint("screen", dir, sizeof dir, ckpt, sizeof ckpt);
     snprintf(genes, sizeof genes, "%s/genes.txt", dir);
     snprintf(a, sizeof a, "%s/a.tsv", dir);
     snprintf(b, sizeof b, "%s/b.tsv", dir);

@@ -47,3 +47,18 @@ const char *tu_temp_path(char *buf, size_t len, const char *name) {
     snprintf(buf, len, "%s/cgtest_%d_%s", dir, (int)getpid(), name);
     return buf;
 }
+
+void tu_check_rel2(const char *label, const float *a, const float *b, int64_t n, double rel) {
+    double sd = 0, sb = 0, maxd = 0;
+    int64_t worst = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        sd += d * d, sb += (double)b[i] * b[i];
+        if (d > maxd) maxd = d, worst = i;
+    }
+    double err = sqrt(sd / fmax(sb, 1e-60));
+    if (getenv("CG_VERBOSE")) printf("%-45s relative error %.2e\n", label, err);
+    if (!(err <= rel))
+        fail_msg("%s: relative error %.3g > %.1g (largest difference at %lld: %.9g vs %.9g)", label, err, rel,
+                 (long long)worst, a[worst], b[worst]);
+}

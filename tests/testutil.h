@@ -18,6 +18,10 @@ double tu_max_rel_err(const float *a, const double *b, int64_t n, double floor, 
  * max(|b|, floor)); prints the worst element with label on failure. */
 void tu_check_close(const char *label, const float *a, const double *b, int64_t n, double rel, double floor);
 
+/* Asserts that two float results agree in the 2-norm: ||a - b|| / ||b|| <= rel (both paths rounded in
+ * different orders); prints the error per label with CG_VERBOSE set, and the largest difference on failure. */
+void tu_check_rel2(const char *label, const float *a, const float *b, int64_t n, double rel);
+
 /* Path of a scratch file under the build's temporary directory, unique per process; written to buf. */
 const char *tu_temp_path(char *buf, size_t len, const char *name);
 

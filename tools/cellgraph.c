@@ -49,6 +49,12 @@ static void usage(FILE *f) {
             "dataset file to $CELLGRAPH_DATASET, else dataset.safetensors.\n");
 }
 
+bool cli_perturbation(const char *cmd, const char *value, cg_perturbation_choice *out) {
+    if (!value || cg_perturbation_parse(value, out)) return true;
+    fprintf(stderr, "cellgraph %s: --perturbation must be auto, incremental or full, got '%s'\n", cmd, value);
+    return false;
+}
+
 bool cli_option(int argc, char **argv, int *i, const char *name, const char **value, bool *bad) {
     size_t n = strlen(name);
     const char *a = argv[*i];

@@ -210,10 +210,7 @@ int cmd_screen(int argc, char **argv) {
         return 2;
     }
     cg_perturbation_choice pc = CG_PERTURB_AUTO;
-    if (perturbation && !cg_perturbation_parse(perturbation, &pc)) {
-        fprintf(stderr, "cellgraph screen: --perturbation must be auto, incremental or full\n");
-        return 2;
-    }
+    if (!cli_perturbation("screen", perturbation, &pc)) return 2;
     cg_checkpoint_info info;
     cg_graph *g;
     cg_dataset unused;

@@ -118,10 +118,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "cellgraph train: --split must be random or gene\n");
         return 2;
     }
-    if (perturbation && !cg_perturbation_parse(perturbation, &tc.perturbation)) {
-        fprintf(stderr, "cellgraph train: --perturbation must be auto, incremental or full\n");
-        return 2;
-    }
+    if (!cli_perturbation("train", perturbation, &tc.perturbation)) return 2;
     char run_dir[4096];
     if (resume) {
         snprintf(run_dir, sizeof run_dir, "%s", resume);
@@ -133,8 +130,7 @@ int cmd_train(int argc, char **argv) {
         int e = tc.epochs;
         tc = info.train;
         if (epochs > 0) tc.epochs = e;
-        if (perturbation && !cg_perturbation_parse(perturbation, &tc.perturbation))
-            return fprintf(stderr, "cellgraph train: --perturbation must be auto, incremental or full\n"), 2;
+        if (!cli_perturbation("train", perturbation, &tc.perturbation)) return 2;
     } else {
         if (out) snprintf(run_dir, sizeof run_dir, "%s", out);
         else {
@@ -370,10 +366,7 @@ int cmd_eval(int argc, char **argv) {
     cg_dataset d;
     cg_hetero_cell m;
     cg_perturbation_choice pc = CG_PERTURB_AUTO;
-    if (perturbation && !cg_perturbation_parse(perturbation, &pc)) {
-        fprintf(stderr, "cellgraph eval: --perturbation must be auto, incremental or full\n");
-        return 2;
-    }
+    if (!cli_perturbation("eval", perturbation, &pc)) return 2;
     if (cli_open_checkpoint(ckpt, data, &info, &g, &d, true, &m)) return 1;
     if (perturbation) info.train.perturbation = pc;
     cg_trainer t;
@@ -441,10 +434,7 @@ int cmd_predict(int argc, char **argv) {
         return 2;
     }
     cg_perturbation_choice pc = CG_PERTURB_AUTO;
-    if (perturbation && !cg_perturbation_parse(perturbation, &pc)) {
-        fprintf(stderr, "cellgraph predict: --perturbation must be auto, incremental or full\n");
-        return 2;
-    }
+    if (!cli_perturbation("predict", perturbation, &pc)) return 2;
     cg_checkpoint_info info;
     cg_graph *g;
     cg_dataset unused;
