@@ -17,19 +17,12 @@ static cg_hc_graph HG;
 
 static int setup(void **state) {
     (void)state;
-    const char *d = getenv("CELLGRAPH_TEST_DATA");
-    if (!d || !*d) return 0;
-    if (cg_graph_build(d, "default", &G) != CG_OK || cg_hc_graph_init(&HG, G) != CG_OK) {
-        fprintf(stderr, "%s\n", cg_last_error());
-        return -1;
-    }
-    return 0;
+    return tu_real_graph_open(&G, &HG);
 }
 
 static int teardown(void **state) {
     (void)state;
-    if (G) cg_hc_graph_free(&HG);
-    cg_graph_free(G);
+    tu_real_graph_close(G, &HG);
     return 0;
 }
 

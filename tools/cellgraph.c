@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cellgraph/error.h"
 #include "cellgraph/threads.h"
@@ -47,6 +48,12 @@ static void usage(FILE *f) {
             "The yeast data folder is --data DIR, else $CELLGRAPH_DATA, else ../shared/data/yeast beside\n"
             "the source tree. The graph file defaults to $CELLGRAPH_GRAPH, else graph.safetensors; the\n"
             "dataset file to $CELLGRAPH_DATASET, else dataset.safetensors.\n");
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
 bool cli_perturbation(const char *cmd, const char *value, cg_perturbation_choice *out) {

@@ -36,6 +36,9 @@ bool cli_option(int argc, char **argv, int *i, const char *name, const char **va
 /* Prints "cellgraph: <message>" for the thread's last error and returns exit code 1. */
 int cli_fail(void);
 
+/* Seconds on the monotonic clock (timings printed by the commands). */
+double cli_now(void);
+
 /* Parses the value of --perturbation (NULL: keeps *out); false after printing "cellgraph CMD: ..." */
 bool cli_perturbation(const char *cmd, const char *value, cg_perturbation_choice *out);
 

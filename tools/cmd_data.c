@@ -10,12 +10,6 @@
 #include "cellgraph/graph.h"
 #include "cli.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 const char *cli_default_dataset_path(void) {
     const char *p = getenv("CELLGRAPH_DATASET");
     return p && *p ? p : "dataset.safetensors";
@@ -35,7 +29,7 @@ static int data_build(int argc, char **argv) {
     }
     char dir[4096];
     if (cg_data_dir(data, dir, sizeof dir) != CG_OK) return cli_fail();
-    double t0 = now();
+    double t0 = cli_now();
     cg_genes *genes = NULL;
     if (graph) {
         /* index genes exactly as the graph does */
@@ -54,7 +48,7 @@ static int data_build(int argc, char **argv) {
     cg_status s = cg_dataset_build(dir, genes, &opt, &d);
     cg_genes_free(genes);
     if (s != CG_OK) return cli_fail();
-    double t1 = now();
+    double t1 = cli_now();
     if (cg_dataset_save(&d, out) != CG_OK) {
         cg_dataset_free(&d);
         return cli_fail();

@@ -9,12 +9,6 @@
 #include "cellgraph/graph.h"
 #include "cli.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static int graph_build(int argc, char **argv) {
     const char *data = NULL, *recipe = "default", *out = cli_default_graph_path();
     for (int i = 1; i < argc; i++) {
@@ -33,10 +27,10 @@ static int graph_build(int argc, char **argv) {
     }
     char dir[4096];
     if (cg_data_dir(data, dir, sizeof dir) != CG_OK) return cli_fail();
-    double t0 = now();
+    double t0 = cli_now();
     cg_graph *g = NULL;
     if (cg_graph_build(dir, recipe, &g) != CG_OK) return cli_fail();
-    double t1 = now();
+    double t1 = cli_now();
     if (cg_graph_save(g, out) != CG_OK) {
         cg_graph_free(g);
         return cli_fail();
@@ -68,10 +62,10 @@ static int graph_info(int argc, char **argv) {
         }
         path = argv[i];
     }
-    double t0 = now();
+    double t0 = cli_now();
     cg_graph *g = NULL;
     if (cg_graph_load(path, &g) != CG_OK) return cli_fail();
-    double t1 = now();
+    double t1 = cli_now();
     printf("%s: cell graph, recipe %s, checksum %08x (loaded in %.1f ms)\n\n", path, cg_graph_recipe(g),
            cg_graph_checksum(g), (t1 - t0) * 1e3);
     printf("%-12s %10s\n", "node type", "nodes");

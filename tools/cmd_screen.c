@@ -22,12 +22,6 @@
 #include "cellgraph/threads.h"
 #include "cli.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static int cmp_i32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     return (x > y) - (x < y);
@@ -118,7 +112,7 @@ static void unrank(int64_t idx, int64_t n, int k, int64_t pos[3]) {
 }
 
 static void progress(int64_t done, int64_t total, int64_t done_run, double t0, bool tty, double *last) {
-    double t = now_s();
+    double t = cli_now();
     if (done < total && t - *last < (tty ? 0.5 : 30.0)) return;
     *last = t;
     double rate = done_run / fmax(t - t0, 1e-9);
@@ -307,7 +301,7 @@ int cmd_screen(int argc, char **argv) {
     if (cg_hc_graph_init(&hg, g) != CG_OK) goto out;
     hg_ok = true;
     const bool tty = isatty(2);
-    const double t0 = now_s();
+    const double t0 = cli_now();
     double last_report = 0;
     int64_t done_run = 0;
     int64_t pos[3];
@@ -345,7 +339,7 @@ int cmd_screen(int argc, char **argv) {
         goto out;
     }
     f = NULL;
-    double dt = now_s() - t0;
+    double dt = cli_now() - t0;
     if (done == total) {
         if (rename(partial, output) != 0) {
             cg_error(CG_ERR_IO, "%s: cannot rename to %s: %s", partial, output, strerror(errno));

@@ -16,12 +16,6 @@
 #include "cellgraph/trainer.h"
 #include "cli.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static void fmt_time(char *buf, size_t len, double s) {
     if (!(s >= 0) || s > 1e7) snprintf(buf, len, "?");
     else if (s >= 3600) snprintf(buf, len, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
@@ -39,9 +33,9 @@ static cg_status report(cg_trainer *t, int which_split, const char *split_name, 
         free(samples);
         return cg_error(CG_ERR_NOMEM, "out of memory");
     }
-    double t0 = now();
+    double t0 = cli_now();
     s = cg_trainer_predict_samples(t, samples, n, pred, NULL);
-    double dt = now() - t0;
+    double dt = cli_now() - t0;
     if (s == CG_OK) s = cg_metrics_eval(t->data, samples, n, pred, model);
     cg_metrics base[CG_NUM_BASELINES][2];
     for (int b = 0; b < CG_NUM_BASELINES && s == CG_OK; b++)
@@ -174,7 +168,7 @@ int cmd_train(int argc, char **argv) {
     fflush(stdout);
     {
         const bool tty = isatty(STDERR_FILENO);
-        const double start = now();
+        const double start = cli_now();
         double last_print = start;
         double train_hist[10000], val_hist[10000];
         int n_hist = 0;
@@ -192,7 +186,7 @@ int cmd_train(int argc, char **argv) {
         while (!stop && t.epoch < tc.epochs) {
             double loss_sum = 0;
             int64_t loss_n = 0, done_samples = 0;
-            double ep_start = now();
+            double ep_start = cli_now();
             bool epoch_done = false;
             while (!epoch_done) {
                 float loss;
@@ -204,7 +198,7 @@ int cmd_train(int argc, char **argv) {
                 loss_sum += loss;
                 loss_n++;
                 done_samples += t.epoch_pos - pos;
-                double tnow = now(), rate = done_samples / fmax(1e-9, tnow - ep_start);
+                double tnow = cli_now(), rate = done_samples / fmax(1e-9, tnow - ep_start);
                 char eta[32];
                 fmt_time(eta, sizeof eta, (per_epoch - t.epoch_pos) / fmax(rate, 1e-9));
                 if (tty) {
@@ -240,11 +234,11 @@ int cmd_train(int argc, char **argv) {
             cg_trainer_end_epoch(&t, val_loss, &improved, &stop);
             printf("epoch %d: train loss %.4f, val loss %.4f (z units), val pearson fitness %.3f, interaction %.3f, "
                    "lr %.2e, %.1f min%s\n",
-                   t.epoch + 1, train_loss, val_loss, vm[0].pearson, vm[1].pearson, t.lr_now, (now() - start) / 60,
+                   t.epoch + 1, train_loss, val_loss, vm[0].pearson, vm[1].pearson, t.lr_now, (cli_now() - start) / 60,
                    improved ? "  (best)" : "");
             fflush(stdout);
             fprintf(mf, "{\"epoch\":%d,\"step\":%lld,\"train_loss\":%.9g,\"val_loss\":%.9g,\"lr\":%.9g,\"minutes\":%.4f",
-                    t.epoch + 1, (long long)t.step, train_loss, val_loss, t.lr_now, (now() - start) / 60);
+                    t.epoch + 1, (long long)t.step, train_loss, val_loss, t.lr_now, (cli_now() - start) / 60);
             json_metrics(mf, "val", vm);
             fprintf(mf, "}\n");
             fflush(mf);

@@ -695,23 +695,25 @@ cg_tensor *cg_hetero_cell_encode_incremental(cg_ctx *ctx, const cg_hetero_cell *
         /* the changed rows: the same convs on the compact relations, reading [wildtype rows; changed rows] */
         cg_tensor *acc[CG_NODE_TYPES] = {NULL, NULL, NULL};
         bool receives[CG_NODE_TYPES] = {false, false, false};
+        for (int r = 0; r < CG_RELATIONS; r++) receives[REL_DST[r]] |= hc_uses(m, v, l, r) && need[l][REL_DST[r]];
+        cg_tensor *ti[CG_NODE_TYPES] = {NULL, NULL, NULL}; /* each recomputed row's row in the layer's input table */
+        for (int t = 0; t < CG_NODE_TYPES; t++)
+            if (receives[t] && cur[t].k > 0 && !(ti[t] = hc_table_rows(ctx, &cur[t], &prev[t], v->n_nodes[t], B))) return NULL;
         for (int r = 0; r < CG_RELATIONS; r++) {
             if (!hc_uses(m, v, l, r) || !need[l][REL_DST[r]]) continue;
             const cg_hc_conv *cv = &m->conv[l][r];
             const int st = REL_SRC[r], dt = REL_DST[r];
-            receives[dt] = true;
             if (cur[dt].k == 0) continue;
             cg_rel_batch *cr = hc_compact_rel(ctx, v, r, cv->gat.add_self_loops, &cur[dt], &prev[st]);
             cg_gatv2_config *gc = hc_alloc(ctx, sizeof *gc);
-            cg_tensor *ti = hc_table_rows(ctx, &cur[dt], &prev[dt], v->n_nodes[dt], B);
-            if (!cr || !gc || !ti) return NULL;
+            if (!cr || !gc) return NULL;
             *gc = cv->gat;
             gc->add_self_loops = false; /* explicit in the compact relation */
             cg_tensor *xl = prev[st].k ? cg_concat_rows(ctx, xl_w[r], cg_linear(ctx, xc[st], cv->lin_l.weight, cv->lin_l.bias))
                                        : xl_w[r];
             cg_tensor *xr = prev[dt].k ? cg_concat_rows(ctx, xr_w[r], cg_linear(ctx, xc[dt], cv->lin_r.weight, cv->lin_r.bias))
                                        : xr_w[r];
-            cg_tensor *o = cg_gatv2(ctx, xl, cg_gather_rows(ctx, xr, ti), cr->attr ? cv->lin_edge : NULL, cv->att,
+            cg_tensor *o = cg_gatv2(ctx, xl, cg_gather_rows(ctx, xr, ti[dt]), cr->attr ? cv->lin_edge : NULL, cv->att,
                                     cv->bias, cr, gc);
             if (cv->has_proj) o = cg_linear(ctx, o, cv->proj.weight, cv->proj.bias);
             o = cg_layernorm_layer_forward(ctx, &cv->norm, o);
@@ -726,7 +728,7 @@ cg_tensor *cg_hetero_cell_encode_incremental(cg_ctx *ctx, const cg_hetero_cell *
                 xc[t] = NULL;
             } else if (cfg->residual) {
                 cg_tensor *tab = prev[t].k ? cg_concat_rows(ctx, xw_prev[t], xc[t]) : xw_prev[t];
-                xc[t] = cg_add(ctx, cg_gather_rows(ctx, tab, hc_table_rows(ctx, &cur[t], &prev[t], v->n_nodes[t], B)), acc[t]);
+                xc[t] = cg_add(ctx, cg_gather_rows(ctx, tab, ti[t]), acc[t]);
             } else {
                 xc[t] = acc[t];
             }
