@@ -37,10 +37,10 @@ int main(int argc, char **argv) {
     }
     char dir[4096];
     cg_graph *g = NULL;
-    cg_hc_graph hg;
+    cg_graph_index hg;
     cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
     if (cg_data_dir(data, dir, sizeof dir) != CG_OK || (config && cg_hetero_cell_config_load(config, &cfg) != CG_OK) ||
-        cg_graph_build(dir, "default", &g) != CG_OK || cg_hc_graph_init(&hg, g) != CG_OK) {
+        cg_graph_build(dir, "default", &g) != CG_OK || cg_graph_index_init(&hg, g) != CG_OK) {
         fprintf(stderr, "hetero_cell: %s\n", cg_last_error());
         return 1;
     }
@@ -82,12 +82,12 @@ int main(int argc, char **argv) {
             fprintf(stderr, "hetero_cell: %s\n", cg_last_error());
             return 1;
         }
-        cg_hc_view v;
-        cg_hc_view_of_graph(&v, &hg, B + 1, blocks);
+        cg_graph_view v;
+        cg_graph_view_of(&v, &hg, B + 1, blocks);
         float *target = malloc((size_t)B * 2 * sizeof *target);
         for (int i = 0; i < 2 * B; i++) target[i] = 0.5f;
         double full_rate = 0;
-        for (int mode = CG_HC_FULL; mode >= CG_HC_INCREMENTAL; mode--) {
+        for (int mode = CG_PATH_FULL; mode >= CG_PATH_INCREMENTAL; mode--) {
         cg_ctx ctx;
         cg_ctx_init(&ctx, 0, 1);
         double t[101];
@@ -95,7 +95,7 @@ int main(int argc, char **argv) {
             double t0 = bench_now();
             cg_ctx_reset(&ctx);
             cg_params_zero_grad(&m.params);
-            cg_tensor *y = cg_hetero_cell_forward_mode(&ctx, &m, &v, (cg_hc_perturbation)mode, NULL);
+            cg_tensor *y = cg_hetero_cell_forward_mode(&ctx, &m, &v, (cg_perturbation_path)mode, NULL);
             cg_tensor *loss = cg_mse_masked(&ctx, y, cg_tensor_wrap2(&ctx, B, 2, target));
             if (!loss || cg_backward(&ctx, loss) != CG_OK || cg_optim_step(&opt, &m.params) != CG_OK) {
                 fprintf(stderr, "hetero_cell: %s\n", cg_last_error());
@@ -106,9 +106,9 @@ int main(int argc, char **argv) {
         qsort(t + 1, steps, sizeof(double), bench_cmp_double);
         double step = t[1 + steps / 2];
         double act = (double)ctx.arena.high_water;
-        printf("%4d %12s %12.3f %12.1f %16.1f %18.3g %22.1f", B, mode == CG_HC_FULL ? "full" : "incremental", step,
+        printf("%4d %12s %12.3f %12.1f %16.1f %18.3g %22.1f", B, mode == CG_PATH_FULL ? "full" : "incremental", step,
                B / step, act / 1e6, act / (B + 1), (double)ehc * (B + 1) * 4 * 2 * cfg.layers / 1e6);
-        if (mode == CG_HC_FULL) full_rate = B / step;
+        if (mode == CG_PATH_FULL) full_rate = B / step;
         else printf("   %.1fx the full path", B / step / full_rate);
         printf("\n");
         cg_ctx_free(&ctx);
@@ -125,7 +125,7 @@ int main(int argc, char **argv) {
            "H x C floats per sample); cellgraph keeps [E, H] attention weights only\n");
     cg_optim_free(&opt);
     cg_hetero_cell_free(&m);
-    cg_hc_graph_free(&hg);
+    cg_graph_index_free(&hg);
     cg_graph_free(g);
     return 0;
 }

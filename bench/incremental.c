@@ -55,22 +55,27 @@ int main(int argc, char **argv) {
     cg_graph *g = NULL;
     cg_genes *genes = NULL;
     cg_dataset ds;
-    cg_hc_graph hg;
-    cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
+    cg_graph_index hg;
+    cg_model_config mcfg;
+    cg_model_config_defaults(&mcfg, &cg_hetero_cell_model_type);
     cg_dataset_options dopt = cg_dataset_defaults();
-    if (cg_data_dir(data, dir, sizeof dir) != CG_OK || (config && cg_hetero_cell_config_load(config, &cfg) != CG_OK) ||
+    if (cg_data_dir(data, dir, sizeof dir) != CG_OK || (config && cg_model_config_load(config, &mcfg) != CG_OK) ||
         cg_graph_build(dir, "default", &g) != CG_OK || cg_graph_genes(g, &genes) != CG_OK ||
-        cg_dataset_build(dir, genes, &dopt, &ds) != CG_OK || cg_hc_graph_init(&hg, g) != CG_OK) {
+        cg_dataset_build(dir, genes, &dopt, &ds) != CG_OK || cg_graph_index_init(&hg, g) != CG_OK) {
         fprintf(stderr, "incremental: %s\n", cg_last_error());
         return 1;
     }
-    int64_t nn[CG_NODE_TYPES];
-    for (int t = 0; t < CG_NODE_TYPES; t++) nn[t] = cg_graph_num_nodes(g, t);
-    cg_hetero_cell m;
-    if (cg_hetero_cell_init(&m, &cfg, nn) != CG_OK) {
+    if (mcfg.type != &cg_hetero_cell_model_type) {
+        fprintf(stderr, "incremental: %s is not a hetero_cell config\n", config);
+        return 1;
+    }
+    const cg_hetero_cell_config cfg = *(const cg_hetero_cell_config *)cg_model_config_cdata(&mcfg);
+    cg_model model;
+    if (cg_model_init(&model, &mcfg, g) != CG_OK) {
         fprintf(stderr, "incremental: %s\n", cg_last_error());
         return 1;
     }
+    const cg_hetero_cell m = *(const cg_hetero_cell *)model.impl; /* the same parameters (pointers) */
     int64_t *order = malloc((size_t)ds.n * sizeof *order);
     for (int64_t i = 0; i < ds.n; i++) order[i] = i;
     cg_rng_shuffle_i64(order, ds.n, 42, 7);
@@ -80,7 +85,7 @@ int main(int argc, char **argv) {
     double full_edges = 0;
     for (int r = 0; r < CG_RELATIONS; r++) {
         const cg_relation *rel = cg_graph_relation(g, r);
-        full_edges += (double)rel->n_edges + (m.conv[0][r].gat.add_self_loops ? (double)nn[rel->dst_type] : 0);
+        full_edges += (double)rel->n_edges + (m.conv[0][r].gat.cfg.add_self_loops ? (double)cg_graph_num_nodes(g, rel->dst_type) : 0);
     }
     double *rows = malloc((size_t)S * L * CG_NODE_TYPES * sizeof *rows), *edges = malloc((size_t)S * L * sizeof *edges);
     int *np = malloc((size_t)S * sizeof *np);
@@ -101,8 +106,8 @@ int main(int argc, char **argv) {
             fprintf(stderr, "incremental: %s\n", cg_last_error());
             return 1;
         }
-        cg_hc_view v;
-        cg_hc_view_of_graph(&v, &hg, 2, blocks);
+        cg_graph_view v;
+        cg_graph_view_of(&v, &hg, 2, blocks);
         cg_ctx_reset(&ctx);
         cg_hc_incremental_stats st;
         if (!cg_hetero_cell_encode_incremental(&ctx, &m, &v, &st)) {
@@ -114,7 +119,7 @@ int main(int argc, char **argv) {
             double e = 0;
             for (int r = 0; r < CG_RELATIONS; r++) e += (double)st.edges[l][r];
             edges[i * L + l] = e / full_edges;
-            for (int t = 0; t < CG_NODE_TYPES; t++) rows[(i * L + l) * CG_NODE_TYPES + t] = (double)st.rows[l][t] / (double)nn[t];
+            for (int t = 0; t < CG_NODE_TYPES; t++) rows[(i * L + l) * CG_NODE_TYPES + t] = (double)st.rows[l][t] / (double)cg_graph_num_nodes(g, t);
         }
     }
     double dt = bench_now() - t0;
@@ -149,17 +154,17 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < NB; i++) memcpy(geno + 3 * i, ds.genotype + 3 * order[i], 3 * sizeof *geno);
     float *y = malloc((size_t)NB * 2 * sizeof *y);
     double rate[2];
-    for (int mode = CG_HC_FULL; mode >= CG_HC_INCREMENTAL; mode--) {
-        cg_hetero_cell_predict(&ctx, &m, &hg, geno, B, B, (cg_hc_perturbation)mode, y); /* warm-up */
+    for (int mode = CG_PATH_FULL; mode >= CG_PATH_INCREMENTAL; mode--) {
+        cg_model_predict(&ctx, &model, &hg, geno, B, B, (cg_perturbation_path)mode, y); /* warm-up */
         t0 = bench_now();
-        if (cg_hetero_cell_predict(&ctx, &m, &hg, geno, NB, B, (cg_hc_perturbation)mode, y) != CG_OK) {
+        if (cg_model_predict(&ctx, &model, &hg, geno, NB, B, (cg_perturbation_path)mode, y) != CG_OK) {
             fprintf(stderr, "incremental: %s\n", cg_last_error());
             return 1;
         }
         rate[mode] = NB / (bench_now() - t0);
     }
     printf("evaluation, B = %lld, %lld genotypes: full %.1f genotypes/s, incremental %.1f genotypes/s: %.1fx\n",
-           (long long)B, (long long)NB, rate[CG_HC_FULL], rate[CG_HC_INCREMENTAL], rate[CG_HC_INCREMENTAL] / rate[CG_HC_FULL]);
+           (long long)B, (long long)NB, rate[CG_PATH_FULL], rate[CG_PATH_INCREMENTAL], rate[CG_PATH_INCREMENTAL] / rate[CG_PATH_FULL]);
     cg_ctx_free(&ctx);
     free(geno);
     free(y);
@@ -169,8 +174,8 @@ int main(int argc, char **argv) {
     free(np);
     free(blocks);
     free(order);
-    cg_hetero_cell_free(&m);
-    cg_hc_graph_free(&hg);
+    cg_model_free(&model);
+    cg_graph_index_free(&hg);
     cg_dataset_free(&ds);
     cg_genes_free(genes);
     cg_graph_free(g);

@@ -28,7 +28,7 @@
 int main(int argc, char **argv) {
     const char *graph = NULL, *config = NULL, *genos = NULL;
     int threads = 2, steps = 3, warm = 1, B = 32;
-    cg_hc_perturbation path = CG_HC_FULL;
+    cg_perturbation_path path = CG_PATH_FULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--graph") == 0 && i + 1 < argc) graph = argv[++i];
         else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config = argv[++i];
@@ -37,9 +37,9 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) steps = atoi(argv[++i]);
         else if (strcmp(argv[i], "--warm") == 0 && i + 1 < argc) warm = atoi(argv[++i]);
         else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) B = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--path") == 0 && i + 1 < argc && strcmp(argv[i + 1], "full") == 0) path = CG_HC_FULL, i++;
+        else if (strcmp(argv[i], "--path") == 0 && i + 1 < argc && strcmp(argv[i + 1], "full") == 0) path = CG_PATH_FULL, i++;
         else if (strcmp(argv[i], "--path") == 0 && i + 1 < argc && strcmp(argv[i + 1], "incremental") == 0)
-            path = CG_HC_INCREMENTAL, i++;
+            path = CG_PATH_INCREMENTAL, i++;
         else {
             fprintf(stderr, "usage: peer_cellgraph --graph F --genotypes F [--config F] [--batch B] [--warm W] "
                             "[--steps S] [--threads T] [--path full|incremental]\n");
@@ -70,11 +70,11 @@ int main(int argc, char **argv) {
     fclose(f);
 
     cg_graph *g = NULL;
-    cg_hc_graph hg;
+    cg_graph_index hg;
     cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
     double t0 = bench_now();
     if ((config && cg_hetero_cell_config_load(config, &cfg) != CG_OK) || cg_graph_load(graph, &g) != CG_OK ||
-        cg_hc_graph_init(&hg, g) != CG_OK) {
+        cg_graph_index_init(&hg, g) != CG_OK) {
         fprintf(stderr, "peer_cellgraph: %s\n", cg_last_error());
         return 1;
     }
@@ -97,12 +97,12 @@ int main(int argc, char **argv) {
     for (int s = 0; s < total; s++) {
         double a = bench_now();
         memset(blocks, 0, (size_t)W * sizeof *blocks); /* sample 0: the wildtype */
-        cg_hc_view v;
+        cg_graph_view v;
         if (cg_deletion_batch(g, geno + (int64_t)s * B * 3, B, 3, blocks + W) != CG_OK) {
             fprintf(stderr, "peer_cellgraph: %s\n", cg_last_error());
             return 1;
         }
-        cg_hc_view_of_graph(&v, &hg, B + 1, blocks);
+        cg_graph_view_of(&v, &hg, B + 1, blocks);
         double b = bench_now();
         cg_ctx_reset(&ctx);
         ctx.step = (uint64_t)s;
@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
     /* one machine-readable line for bench/peer.sh */
     printf("RESULT name=%s B=%d threads=%d steps=%d build_s=%.6f step_s=%.6f samples_per_s=%.3f "
            "peak_rss_mb=%.1f arena_mb=%.1f setup_s=%.3f params=%lld first_loss=%.5f last_loss=%.5f\n",
-           path == CG_HC_FULL ? "cellgraph" : "cellgraph-incremental", B, threads, steps, build, step, B / (build + step), ru.ru_maxrss / 1024.0, ctx.arena.high_water / 1e6,
+           path == CG_PATH_FULL ? "cellgraph" : "cellgraph-incremental", B, threads, steps, build, step, B / (build + step), ru.ru_maxrss / 1024.0, ctx.arena.high_water / 1e6,
            t_setup, (long long)n_params, first_loss, last_loss);
     free(tb);
     free(ts);
@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
     free(blocks);
     cg_optim_free(&opt);
     cg_hetero_cell_free(&m);
-    cg_hc_graph_free(&hg);
+    cg_graph_index_free(&hg);
     cg_graph_free(g);
     free(geno);
     free(target);

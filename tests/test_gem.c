@@ -524,7 +524,7 @@ static void test_real_model(void **state) {
     assert_int_equal(bad_coef, 0);
     assert_int_equal(unknown_genes, 0);
     assert_int_equal(with_subsystem, 4131);
-    assert_true(dt < 2.0);
+    /* the load time is printed above, never asserted: timings belong in bench/ (a test must not fail on a busy machine) */
 
     /* r_0001 */
     int r0 = cg_gem_reaction_index(&g, "r_0001");

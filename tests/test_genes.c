@@ -183,7 +183,7 @@ static void test_unknown_suggests(void **state) {
     assert_int_equal(cg_genes_resolve(G, "yal001", &i), CG_ERR_NOT_FOUND);
     assert_non_null(strstr(cg_last_error(), "YAL001C"));
 
-    // speed: the bounded distance keeps a miss well under 20 ms (one name, a long one, a garbage one)
+    // misses on a short name, a long one, a garbage one (their time is printed; timings belong in bench/)
     const char *probes[] = {"TFC33", "NOTAGENE", "transcription factor TFIIIC subunit TFC33",
                             "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ"};
     for (size_t k = 0; k < sizeof probes / sizeof *probes; k++) {
@@ -191,10 +191,7 @@ static void test_unknown_suggests(void **state) {
         double t0 = now_ms();
         for (int r = 0; r < reps; r++) assert_int_equal(cg_genes_resolve(G, probes[k], &i), CG_ERR_NOT_FOUND);
         double ms = (now_ms() - t0) / reps;
-        print_message("resolve miss '%.20s': %.3f ms\n", probes[k], ms);
-#if defined(NDEBUG)
-        assert_true(ms < 20.0);
-#endif
+        print_message("resolve miss '%.20s': %.3f ms\n", probes[k], ms); /* printed, never asserted (bench/) */
     }
 }
 

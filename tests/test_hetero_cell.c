@@ -13,7 +13,7 @@
 #include "testutil.h"
 
 static cg_graph *G;
-static cg_hc_graph HG;
+static cg_graph_index HG;
 
 static int setup(void **state) {
     (void)state;
@@ -29,7 +29,7 @@ static int teardown(void **state) {
 /* ------------------------------------------------------------------ explicit subgraphs */
 
 typedef struct subgraph {
-    cg_hc_view v;
+    cg_graph_view v;
     int32_t *ids[CG_NODE_TYPES];
     void *mem[64];
     int n_mem;
@@ -166,8 +166,8 @@ static void run_equivalence(cg_hetero_cell_config cfg) {
     int64_t W = cg_deletion_words(G);
     uint64_t *blocks = calloc((NG + 1) * W, sizeof *blocks);
     assert_int_equal(cg_deletion_batch(G, &geno[0][0], NG, 3, blocks + W), CG_OK);
-    cg_hc_view v;
-    cg_hc_view_of_graph(&v, &HG, NG + 1, blocks);
+    cg_graph_view v;
+    cg_graph_view_of(&v, &HG, NG + 1, blocks);
     cg_ctx ctx;
     assert_int_equal(cg_ctx_init(&ctx, 1 << 24, 1), CG_OK);
     ctx.training = false;
@@ -187,8 +187,8 @@ static void run_equivalence(cg_hetero_cell_config cfg) {
     /* subgraphs: the wildtype once, then each genotype's own relabelled graph */
     cg_params_zero_grad(&m.params);
     assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
-    cg_hc_view vw;
-    cg_hc_view_of_graph(&vw, &HG, 1, NULL);
+    cg_graph_view vw;
+    cg_graph_view_of(&vw, &HG, 1, NULL);
     cg_tensor *zs[NG + 1];
     zs[0] = cg_hetero_cell_encode(&ctx, &m, &vw);
     subgraph sub[NG];
@@ -281,8 +281,8 @@ static void test_training_step(void **state) {
     int64_t W = cg_deletion_words(G);
     uint64_t *blocks = calloc(5 * W, sizeof *blocks);
     assert_int_equal(cg_deletion_batch(G, &geno[0][0], 4, 3, blocks + W), CG_OK);
-    cg_hc_view v;
-    cg_hc_view_of_graph(&v, &HG, 5, blocks);
+    cg_graph_view v;
+    cg_graph_view_of(&v, &HG, 5, blocks);
     cg_ctx ctx;
     assert_int_equal(cg_ctx_init(&ctx, 0, 5), CG_OK);
     float first = 0, last = 0;

@@ -13,7 +13,7 @@
 #include "testutil.h"
 
 static cg_graph *G;
-static cg_hc_graph HG;
+static cg_graph_index HG;
 
 static int setup(void **state) {
     (void)state;
@@ -87,8 +87,8 @@ static void compare_paths(cg_hetero_cell_config cfg, int n, int nb, bool trainin
         int k = n - i0 < nb ? n - i0 : nb;
         memset(blocks, 0, (size_t)(nb + 1) * W * sizeof *blocks);
         assert_int_equal(cg_deletion_batch(G, &geno[i0][0], k, 3, blocks + W), CG_OK);
-        cg_hc_view v;
-        cg_hc_view_of_graph(&v, &HG, k + 1, blocks);
+        cg_graph_view v;
+        cg_graph_view_of(&v, &HG, k + 1, blocks);
         /* r_b = r + 0.5 rho_b: every sample weighted differently, but without the random signs across
          * samples that make the summed gradient a cancellation (sum_b r_b J_b with J_b nearly equal:
          * then what remains is float32 rounding of two different summation orders, ~1e-5 here) */
@@ -97,7 +97,7 @@ static void compare_paths(cg_hetero_cell_config cfg, int n, int nb, bool trainin
         for (int b = 0; b <= k; b++)
             for (int j = 0; j < D; j++) r[b * D + j] += rc[j];
         for (int p = 0; p < 2; p++) {
-            cg_hc_perturbation mode = p == 0 ? CG_HC_FULL : CG_HC_INCREMENTAL;
+            cg_perturbation_path mode = p == 0 ? CG_PATH_FULL : CG_PATH_INCREMENTAL;
             /* y = head(z_w - z_i), forward only */
             assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
             ctx.training = training;
@@ -112,13 +112,13 @@ static void compare_paths(cg_hetero_cell_config cfg, int n, int nb, bool trainin
             ctx.grad_enabled = true;
             cg_params_zero_grad(&m.params);
             cg_hc_incremental_stats st;
-            cg_tensor *zt = mode == CG_HC_FULL ? cg_hetero_cell_encode(&ctx, &m, &v)
+            cg_tensor *zt = mode == CG_PATH_FULL ? cg_hetero_cell_encode(&ctx, &m, &v)
                                                : cg_hetero_cell_encode_incremental(&ctx, &m, &v, &st);
             if (!zt) fail_msg("%s", cg_last_error());
             assert_int_equal(cg_backward_from(&ctx, zt, r), CG_OK);
             memcpy(z[p] + zrows * D, zt->data, (size_t)(k + 1) * D * sizeof(float));
             for (int64_t j = 0; j < P; j++) g[p][j] += m.params.grads[j];
-            if (mode == CG_HC_INCREMENTAL) {
+            if (mode == CG_PATH_INCREMENTAL) {
                 /* recomputed rows are a part of the batch's rows, never more */
                 for (int l = 0; l < cfg.layers; l++)
                     for (int t = 0; t < CG_NODE_TYPES; t++) assert_true(st.rows[l][t] <= (k + 1) * nn[t]);

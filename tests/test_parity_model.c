@@ -26,9 +26,10 @@
 
 #define TOL 1e-4
 
-static const char *const REL[CG_RELATIONS] = {"physical", "regulatory", "gpr", "gpr_rev", "rmr", "rmr_rev"};
-static const int REL_SRC[CG_RELATIONS] = {CG_GENE, CG_GENE, CG_GENE, CG_REACTION, CG_REACTION, CG_METABOLITE};
-static const int REL_DST[CG_RELATIONS] = {CG_GENE, CG_GENE, CG_REACTION, CG_GENE, CG_METABOLITE, CG_REACTION};
+/* the default relations' name, source and destination types (cellgraph/graph.h's one table) */
+#define REL_NAME(r) (cg_relation_descs(NULL)[r].name)
+#define REL_SRC(r) ((int)cg_relation_descs(NULL)[r].src_type)
+#define REL_DST(r) ((int)cg_relation_descs(NULL)[r].dst_type)
 static const char *const TYPE[CG_NODE_TYPES] = {"gene", "reaction", "metabolite"};
 
 typedef struct fixture {
@@ -72,7 +73,7 @@ typedef struct parity_case {
     fixture f;
     cg_hetero_cell_config cfg;
     cg_hetero_cell m;
-    cg_hc_view v;
+    cg_graph_view v;
     int64_t G; /* genotypes; the batch has G + 1 samples */
     float *target, *weights;
     cg_optim_config oc;
@@ -138,7 +139,7 @@ static void open_case(parity_case *c, const char *name) {
     }
 
     /* the view: shared CSR, reverse indexes, dead bitsets */
-    cg_hc_view *v = &c->v;
+    cg_graph_view *v = &c->v;
     v->B = B;
     v->dead_stride = W;
     for (int t = 0; t < CG_NODE_TYPES; t++) {
@@ -147,17 +148,17 @@ static void open_case(parity_case *c, const char *name) {
     }
     for (int r = 0; r < CG_RELATIONS; r++) {
         char nm[96];
-        int64_t nd = n_nodes[REL_DST[r]], ns = n_nodes[REL_SRC[r]];
-        snprintf(nm, sizeof nm, "graph.%s.rowptr", REL[r]);
+        int64_t nd = n_nodes[REL_DST(r)], ns = n_nodes[REL_SRC(r)];
+        snprintf(nm, sizeof nm, "graph.%s.rowptr", REL_NAME(r));
         int64_t *rowptr = get(f, nm, CG_ST_I64, nd + 1, NULL);
         int64_t E = rowptr[nd];
-        snprintf(nm, sizeof nm, "graph.%s.src", REL[r]);
+        snprintf(nm, sizeof nm, "graph.%s.src", REL_NAME(r));
         int32_t *src = get(f, nm, CG_ST_I32, E, NULL);
-        snprintf(nm, sizeof nm, "graph.%s.dst", REL[r]);
+        snprintf(nm, sizeof nm, "graph.%s.dst", REL_NAME(r));
         int32_t *dst = get(f, nm, CG_ST_I32, E, NULL);
         float *attr = NULL;
         if (r == CG_REL_RMR || r == CG_REL_RMR_REV) {
-            snprintf(nm, sizeof nm, "graph.%s.attr", REL[r]);
+            snprintf(nm, sizeof nm, "graph.%s.attr", REL_NAME(r));
             attr = get(f, nm, CG_ST_F32, E, NULL);
         }
         int64_t *sp = keep(f, malloc((size_t)(ns + 1) * sizeof(int64_t)));
@@ -165,8 +166,8 @@ static void open_case(parity_case *c, const char *name) {
         assert_int_equal(cg_rel_reverse_index(ns, E, src, sp, perm), CG_OK);
         v->rel[r] = (cg_rel_batch){.n_src = ns, .n_dst = nd, .n_edges = E, .rowptr = rowptr, .src = src, .dst = dst,
                                    .src_ptr = sp, .src_perm = perm, .attr = attr, .attr_dim = attr ? 1 : 0,
-                                   .same_type = REL_SRC[r] == REL_DST[r], .B = B, .dead_src = v->dead[REL_SRC[r]],
-                                   .dead_dst = v->dead[REL_DST[r]], .dead_stride = W};
+                                   .same_type = REL_SRC(r) == REL_DST(r), .B = B, .dead_src = v->dead[REL_SRC(r)],
+                                   .dead_dst = v->dead[REL_DST(r)], .dead_stride = W};
     }
     c->target = get(f, "target", CG_ST_F32, c->G * 2, NULL);
     c->weights = get(f, "label_weights", CG_ST_F32, 2, NULL);
@@ -204,7 +205,7 @@ static void close_case(parity_case *c) {
 }
 
 /* forward (+ loss) on the chosen path; returns the loss tensor, *y_out and *zp_out optional */
-static cg_tensor *run(parity_case *c, cg_ctx *ctx, cg_hc_perturbation mode, cg_tensor **y_out, cg_tensor **zp_out) {
+static cg_tensor *run(parity_case *c, cg_ctx *ctx, cg_perturbation_path mode, cg_tensor **y_out, cg_tensor **zp_out) {
     assert_int_equal(cg_ctx_reset(ctx), CG_OK);
     ctx->training = true;
     ctx->grad_enabled = true;
@@ -218,11 +219,11 @@ static cg_tensor *run(parity_case *c, cg_ctx *ctx, cg_hc_perturbation mode, cg_t
     return l;
 }
 
-static void check_case(const char *case_name, cg_hc_perturbation mode) {
+static void check_case(const char *case_name, cg_perturbation_path mode) {
     parity_case c;
     open_case(&c, case_name);
     char name[96];
-    snprintf(name, sizeof name, "%s, %s path", case_name, mode == CG_HC_FULL ? "full" : "incremental");
+    snprintf(name, sizeof name, "%s, %s path", case_name, mode == CG_PATH_FULL ? "full" : "incremental");
     fixture *f = &c.f;
     cg_ctx ctx;
     assert_int_equal(cg_ctx_init(&ctx, 0, 1), CG_OK);
@@ -319,28 +320,28 @@ static void check_case(const char *case_name, cg_hc_perturbation mode) {
  * evaluation and prediction: only the rows a deletion can change), both against PyG */
 static void test_parity_bipartite(void **state) {
     (void)state;
-    check_case("bipartite", CG_HC_FULL);
+    check_case("bipartite", CG_PATH_FULL);
 }
 
 static void test_parity_bipartite_incremental(void **state) {
     (void)state;
-    check_case("bipartite", CG_HC_INCREMENTAL);
+    check_case("bipartite", CG_PATH_INCREMENTAL);
 }
 
 static void test_parity_residual(void **state) {
     (void)state;
-    check_case("residual", CG_HC_FULL);
+    check_case("residual", CG_PATH_FULL);
 }
 
 static void test_parity_residual_incremental(void **state) {
     (void)state;
-    check_case("residual", CG_HC_INCREMENTAL);
+    check_case("residual", CG_PATH_INCREMENTAL);
 }
 
 /* metabolism "hypergraph" runs on the full path only (cg_hetero_cell_incremental_check refuses it) */
 static void test_parity_hypergraph(void **state) {
     (void)state;
-    check_case("hypergraph", CG_HC_FULL);
+    check_case("hypergraph", CG_PATH_FULL);
     cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
     cfg.hypergraph = true;
     assert_int_equal(cg_hetero_cell_incremental_check(&cfg, true), CG_ERR_INVALID_ARG);

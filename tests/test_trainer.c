@@ -37,11 +37,12 @@ static int teardown(void **state) {
     return 0;
 }
 
-static cg_hetero_cell_config small_model(void) {
-    cg_hetero_cell_config c = cg_hetero_cell_defaults();
-    c.hidden = 16;
-    c.heads = 2;
-    c.layers = 1;
+/* a small HeteroCell, through the model interface as the commands use it */
+static cg_model_config small_model(void) {
+    cg_model_config c;
+    if (cg_model_config_parse("{\"model\": \"hetero_cell\", \"hidden_channels\": 16, \"heads\": 2, \"num_layers\": 1}",
+                              "small", &c) != CG_OK)
+        fail_msg("%s", cg_last_error());
     return c;
 }
 
@@ -54,12 +55,10 @@ static cg_train_config small_train(void) {
     return c;
 }
 
-static void make(cg_hetero_cell *m, cg_trainer *t) {
-    cg_hetero_cell_config mc = small_model();
+static void make(cg_model *m, cg_trainer *t) {
+    cg_model_config mc = small_model();
     cg_train_config tc = small_train();
-    int64_t nn[CG_NODE_TYPES];
-    for (int k = 0; k < CG_NODE_TYPES; k++) nn[k] = cg_graph_num_nodes(G, k);
-    assert_int_equal(cg_hetero_cell_init(m, &mc, nn), CG_OK);
+    assert_int_equal(cg_model_init(m, &mc, G), CG_OK);
     if (cg_trainer_init(t, m, G, &D, &tc) != CG_OK) fail_msg("%s", cg_last_error());
 }
 
@@ -85,26 +84,27 @@ static void test_resume_bitwise(void **state) {
     tu_temp_path(dir, sizeof dir, "run");
     mkdir(dir, 0755);
     /* straight: 7 steps */
-    cg_hetero_cell m1;
+    cg_model m1;
     cg_trainer t1;
     make(&m1, &t1);
     steps(&t1, 7);
     /* 4 steps, checkpoint, a fresh process-like restart, 3 steps */
-    cg_hetero_cell m2, m3;
+    cg_model m2, m3;
     cg_trainer t2, t3;
     make(&m2, &t2);
     steps(&t2, 4);
     assert_int_equal(cg_trainer_save(&t2, dir, "last"), CG_OK);
     cg_trainer_free(&t2);
-    cg_hetero_cell_free(&m2);
+    cg_model_free(&m2);
     make(&m3, &t3);
     if (cg_trainer_resume(&t3, dir) != CG_OK) fail_msg("%s", cg_last_error());
     assert_int_equal(t3.step, 4);
     steps(&t3, 3);
     assert_int_equal(t3.step, t1.step);
     assert_int_equal(t3.epoch, t1.epoch);
-    assert_memory_equal(m3.params.values, m1.params.values, m1.params.total * sizeof(float));
-    assert_memory_equal(t3.opt.exp_avg, t1.opt.exp_avg, m1.params.total * sizeof(float));
+    const cg_param_store *p1 = cg_model_params(&m1), *p3 = cg_model_params(&m3);
+    assert_memory_equal(p3->values, p1->values, p1->total * sizeof(float));
+    assert_memory_equal(t3.opt.exp_avg, t1.opt.exp_avg, p1->total * sizeof(float));
     /* predictions in original units are finite */
     float pred[2 * 4];
     double vloss;
@@ -125,8 +125,8 @@ static void test_resume_bitwise(void **state) {
     assert_non_null(strstr(cg_last_error(), "CRC-32"));
     cg_trainer_free(&t1);
     cg_trainer_free(&t3);
-    cg_hetero_cell_free(&m1);
-    cg_hetero_cell_free(&m3);
+    cg_model_free(&m1);
+    cg_model_free(&m3);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
@@ -136,21 +136,19 @@ static void test_resume_bitwise(void **state) {
 static void test_composite_loss(void **state) {
     (void)state;
     if (!have) skip();
-    cg_hetero_cell_config mc = small_model();
+    cg_model_config mc = small_model();
     cg_train_config tc = small_train();
     tc.lambda_dist = 0.5;
     tc.lambda_supcr = 0.1;
     tc.batch_size = 6;
-    int64_t nn[CG_NODE_TYPES];
-    for (int k = 0; k < CG_NODE_TYPES; k++) nn[k] = cg_graph_num_nodes(G, k);
-    cg_hetero_cell m;
+    cg_model m;
     cg_trainer t;
-    assert_int_equal(cg_hetero_cell_init(&m, &mc, nn), CG_OK);
+    assert_int_equal(cg_model_init(&m, &mc, G), CG_OK);
     if (cg_trainer_init(&t, &m, G, &D, &tc) != CG_OK) fail_msg("%s", cg_last_error());
     assert_true(t.have_dist);
     steps(&t, 2);
     cg_trainer_free(&t);
-    cg_hetero_cell_free(&m);
+    cg_model_free(&m);
 }
 
 /* runs the command line tool; returns its exit status and its combined output in out */
@@ -177,13 +175,13 @@ static void make_checkpoint(const char *name, char *dir, size_t dlen, char *ckpt
     mkdir(dir, 0755);
     snprintf(cache, sizeof cache, "%s/cache", dir);
     setenv("CELLGRAPH_CACHE", cache, 1);
-    cg_hetero_cell m;
+    cg_model m;
     cg_trainer t;
     make(&m, &t);
     steps(&t, 1);
     assert_int_equal(cg_trainer_save(&t, dir, "best"), CG_OK);
     cg_trainer_free(&t);
-    cg_hetero_cell_free(&m);
+    cg_model_free(&m);
     snprintf(ckpt, clen, "%s/checkpoint_best.safetensors", dir);
 }
 

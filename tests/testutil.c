@@ -63,18 +63,18 @@ void tu_check_rel2(const char *label, const float *a, const float *b, int64_t n,
                  (long long)worst, a[worst], b[worst]);
 }
 
-int tu_real_graph_open(cg_graph **g, cg_hc_graph *hg) {
+int tu_real_graph_open(cg_graph **g, cg_graph_index *hg) {
     *g = NULL;
     const char *d = getenv("CELLGRAPH_TEST_DATA");
     if (!d || !*d) return 0;
-    if (cg_graph_build(d, "default", g) != CG_OK || cg_hc_graph_init(hg, *g) != CG_OK) {
+    if (cg_graph_build(d, "default", g) != CG_OK || cg_graph_index_init(hg, *g) != CG_OK) {
         fprintf(stderr, "%s\n", cg_last_error());
         return -1;
     }
     return 0;
 }
 
-void tu_real_graph_close(cg_graph *g, cg_hc_graph *hg) {
-    if (g) cg_hc_graph_free(hg);
+void tu_real_graph_close(cg_graph *g, cg_graph_index *hg) {
+    if (g) cg_graph_index_free(hg);
     cg_graph_free(g);
 }

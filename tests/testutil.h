@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "cellgraph/hetero_cell.h"
+#include "cellgraph/graph_view.h"
 
 /* Fills x[0..n) with uniform values in [lo, hi) from a fixed-seed generator (test-only, not Philox). */
 void tu_fill_uniform(float *x, int64_t n, float lo, float hi, uint64_t seed);
@@ -26,9 +26,9 @@ void tu_check_rel2(const char *label, const float *a, const float *b, int64_t n,
 
 /* The default cell graph of $CELLGRAPH_TEST_DATA and its reverse indexes, for a group setup: 0 with *g
  * NULL when the variable is unset (the tests skip), -1 after printing the error. */
-int tu_real_graph_open(cg_graph **g, cg_hc_graph *hg);
+int tu_real_graph_open(cg_graph **g, cg_graph_index *hg);
 /* Frees what tu_real_graph_open made (g may be NULL). */
-void tu_real_graph_close(cg_graph *g, cg_hc_graph *hg);
+void tu_real_graph_close(cg_graph *g, cg_graph_index *hg);
 
 /* Path of a scratch file under the build's temporary directory, unique per process; written to buf. */
 const char *tu_temp_path(char *buf, size_t len, const char *name);

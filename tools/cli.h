@@ -6,6 +6,7 @@
 
 #include "cellgraph/dataset.h"
 #include "cellgraph/graph.h"
+#include "cellgraph/model.h"
 #include "cellgraph/trainer.h"
 
 /* Subcommand entry points: argv[0] is the subcommand name. Return the process exit code. */
@@ -18,7 +19,7 @@ int cmd_screen(int argc, char **argv);
 /* Reads a checkpoint: metadata, graph (and dataset when need_dataset) with checksums verified, the model
  * with its parameters. Returns 0, or 1 after printing the error. */
 int cli_open_checkpoint(const char *ckpt, const char *data, cg_checkpoint_info *info, cg_graph **g, cg_dataset *d,
-                        bool need_dataset, cg_hetero_cell *m);
+                        bool need_dataset, cg_model *m);
 
 /* The cache of built graphs and datasets: $CELLGRAPH_CACHE, else runs/cache. */
 const char *cli_cache_dir(void);

@@ -9,11 +9,31 @@
 #include "cellgraph/graph.h"
 #include "cli.h"
 
+/* "(gene, physical, gene)" */
+static void relation_label(const cg_relation *rel, char *buf, size_t len) {
+    snprintf(buf, len, "(%s, %s, %s)", cg_node_type_name(rel->src_type), rel->name, cg_node_type_name(rel->dst_type));
+}
+
+/* Splits the comma-separated --relations list in place into names[] (at most max); -1 when too many or
+ * an empty name. */
+static int split_relations(char *list, const char **names, int max) {
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ') tok++;
+        size_t k = strlen(tok);
+        while (k > 0 && tok[k - 1] == ' ') tok[--k] = '\0';
+        if (k == 0 || n == max) return -1;
+        names[n++] = tok;
+    }
+    return n;
+}
+
 static int graph_build(int argc, char **argv) {
-    const char *data = NULL, *recipe = "default", *out = cli_default_graph_path();
+    const char *data = NULL, *recipe = "default", *out = cli_default_graph_path(), *relations = NULL;
     for (int i = 1; i < argc; i++) {
         bool bad = false;
         if (cli_option(argc, argv, &i, "--data", &data, &bad) || cli_option(argc, argv, &i, "--recipe", &recipe, &bad) ||
+            cli_option(argc, argv, &i, "--relations", &relations, &bad) ||
             cli_option(argc, argv, &i, "-o", &out, &bad) || cli_option(argc, argv, &i, "--output", &out, &bad)) {
             if (bad) return 2;
         } else {
@@ -25,11 +45,33 @@ static int graph_build(int argc, char **argv) {
         fprintf(stderr, "cellgraph graph build: unknown recipe '%s' (known: default, yeastract2013)\n", recipe);
         return 2;
     }
+    char list[1024];
+    const char *names[2 * CG_MAX_RELATIONS];
+    int n_names = 0;
+    if (relations) {
+        snprintf(list, sizeof list, "%s", relations);
+        n_names = split_relations(list, names, 2 * CG_MAX_RELATIONS);
+        if (n_names < 0 || strlen(relations) >= sizeof list) {
+            fprintf(stderr, "cellgraph graph build: --relations takes a comma-separated list of relation names "
+                            "(or all), got '%s'\n", relations);
+            return 2;
+        }
+        for (int k = 0; k < n_names; k++)
+            if (strcmp(names[k], "all") != 0 && !cg_relation_desc_find(names[k])) {
+                int n_known = 0;
+                const cg_relation_desc *known = cg_relation_descs(&n_known);
+                fprintf(stderr, "cellgraph graph build: unknown relation '%s'; optional relations:\n", names[k]);
+                for (int j = 0; j < n_known; j++)
+                    if (!known[j].builtin) fprintf(stderr, "  %-22s %s\n", known[j].name, known[j].source);
+                fprintf(stderr, "  %-22s every one of them\n", "all");
+                return 2;
+            }
+    }
     char dir[4096];
     if (cg_data_dir(data, dir, sizeof dir) != CG_OK) return cli_fail();
     double t0 = cli_now();
     cg_graph *g = NULL;
-    if (cg_graph_build(dir, recipe, &g) != CG_OK) return cli_fail();
+    if (cg_graph_build_ex(dir, recipe, names, n_names, &g) != CG_OK) return cli_fail();
     double t1 = cli_now();
     if (cg_graph_save(g, out) != CG_OK) {
         cg_graph_free(g);
@@ -38,10 +80,11 @@ static int graph_build(int argc, char **argv) {
     printf("built the cell graph from %s (recipe %s) in %.2f s\n", dir, recipe, t1 - t0);
     for (int t = 0; t < CG_NODE_TYPES; t++)
         printf("  %-10s %8lld nodes\n", cg_node_type_name(t), (long long)cg_graph_num_nodes(g, t));
-    for (int r = 0; r < CG_RELATIONS; r++) {
+    for (int r = 0; r < cg_graph_num_relations(g); r++) {
         const cg_relation *rel = cg_graph_relation(g, r);
-        printf("  (%s, %s, %s) %lld edges\n", cg_node_type_name(rel->src_type), rel->name,
-               cg_node_type_name(rel->dst_type), (long long)rel->n_edges);
+        char name[128];
+        relation_label(rel, name, sizeof name);
+        printf("  %s %lld edges%s\n", name, (long long)rel->n_edges, r >= CG_RELATIONS ? " (optional)" : "");
     }
     printf("wrote %s (checksum %08x)\n", out, cg_graph_checksum(g));
     cg_graph_free(g);
@@ -71,28 +114,39 @@ static int graph_info(int argc, char **argv) {
     printf("%-12s %10s\n", "node type", "nodes");
     for (int t = 0; t < CG_NODE_TYPES; t++)
         printf("%-12s %10lld\n", cg_node_type_name(t), (long long)cg_graph_num_nodes(g, t));
-    printf("\n%-38s %9s   in-degree of destinations: %s\n", "relation", "edges", "min  p25  p50  p75  p90  p99   max  zero");
+    printf("\n%-44s %9s %-10s %-26s  in-degree of destinations: %s\n", "relation", "edges", "kind", "attribute",
+           "min  p25  p50  p75  p90  p99   max  zero");
     int64_t maxn = 0;
     for (int t = 0; t < CG_NODE_TYPES; t++) maxn = cg_graph_num_nodes(g, t) > maxn ? cg_graph_num_nodes(g, t) : maxn;
     int64_t *deg = malloc((size_t)(maxn + 1) * sizeof *deg);
-    for (int r = 0; r < CG_RELATIONS; r++) {
+    for (int r = 0; r < cg_graph_num_relations(g); r++) {
         const cg_relation *rel = cg_graph_relation(g, r);
         int64_t n = cg_graph_num_nodes(g, rel->dst_type), zero = 0;
         for (int64_t d = 0; d < n; d++) zero += (deg[d] = rel->rowptr[d + 1] - rel->rowptr[d]) == 0;
         qsort(deg, (size_t)n, sizeof *deg, cmp_i64);
 #define Q(p) (long long)deg[(int64_t)((p) * (n - 1))]
-        char name[64];
-        snprintf(name, sizeof name, "(%s, %s, %s)", cg_node_type_name(rel->src_type), rel->name,
-                 cg_node_type_name(rel->dst_type));
-        printf("%-38s %9lld   %30lld %4lld %4lld %4lld %4lld %4lld %5lld %5lld\n", name, (long long)rel->n_edges, Q(0),
-               Q(0.25), Q(0.5), Q(0.75), Q(0.9), Q(0.99), Q(1), (long long)zero);
+        char name[128], attr[96] = "-";
+        relation_label(rel, name, sizeof name);
+        if (rel->attr_width > 0) {
+            /* the attribute's range over all edges */
+            float lo = rel->attr[0], hi = rel->attr[0];
+            for (int64_t e = 1; e < rel->n_edges * rel->attr_width; e++) {
+                lo = rel->attr[e] < lo ? rel->attr[e] : lo;
+                hi = rel->attr[e] > hi ? rel->attr[e] : hi;
+            }
+            snprintf(attr, sizeof attr, "%s[%d] %.3g..%.3g", rel->attr_name, rel->attr_width, rel->n_edges ? lo : 0.0,
+                     rel->n_edges ? hi : 0.0);
+        }
+        printf("%-44s %9lld %-10s %-26s  %30lld %4lld %4lld %4lld %4lld %4lld %5lld %5lld\n", name,
+               (long long)rel->n_edges, rel->directed ? "directed" : "undirected", attr, Q(0), Q(0.25), Q(0.5),
+               Q(0.75), Q(0.9), Q(0.99), Q(1), (long long)zero);
 #undef Q
     }
     free(deg);
     /* genes with no edge at all (in or out, any relation) */
     int64_t ng = cg_graph_num_nodes(g, CG_GENE), isolated = 0;
     char *touched = calloc((size_t)ng, 1);
-    for (int r = 0; r < CG_RELATIONS; r++) {
+    for (int r = 0; r < cg_graph_num_relations(g); r++) {
         const cg_relation *rel = cg_graph_relation(g, r);
         for (int64_t e = 0; e < rel->n_edges; e++) {
             if (rel->src_type == CG_GENE) touched[rel->src[e]] = 1;
@@ -107,13 +161,19 @@ static int graph_info(int argc, char **argv) {
         if (!touched[i]) printf("%s%s", shown++ ? ", " : " (e.g. ", cg_graph_node_name(g, CG_GENE, i));
     printf("%s\n", shown ? ", ...)" : "");
     free(touched);
-    printf("\n%-48s %9s %9s %10s %10s %8s  %s\n", "source", "rows", "pairs", "unres.rows", "unres.names", "dropped",
-           "unresolved examples");
+    /* dropped = YEASTRACT "Uncharacterized" columns, cocomplex non-protein members; skipped = STRING v11 rows of
+     * other modes, YEASTRACT 1-cells in dropped columns, cocomplex complexes with fewer than two mapped genes */
+    printf("\n%-48s %9s %9s %10s %11s %8s %8s %9s %8s %8s %9s  %s\n", "source", "rows", "pairs", "unres.rows",
+           "unres.names", "dropped", "skipped", "self", "dup", "mirror", "edges", "unresolved examples");
     for (int i = 0; i < cg_graph_num_sources(g); i++) {
         const cg_graph_source *s = cg_graph_source_at(g, i);
-        printf("%-48s %9lld %9lld %10lld %10lld %8lld  %s\n", s->name, (long long)s->rows, (long long)s->pairs,
-               (long long)s->unresolved_rows, (long long)s->unresolved_names, (long long)s->dropped_columns,
-               s->examples);
+        printf("%-48s %9lld %9lld %10lld %11lld %8lld %8lld %9lld %8lld %8lld %9lld  %s\n", s->name, (long long)s->rows,
+               (long long)s->pairs, (long long)s->unresolved_rows, (long long)s->unresolved_names,
+               (long long)s->dropped_columns, (long long)s->skipped_other, (long long)s->self_pairs,
+               (long long)s->duplicates, (long long)s->mirrored, (long long)s->edges, s->examples);
+        if (s->weight_conflicts)
+            printf("%-48s %lld pairs listed with different weights (the largest kept)\n", "",
+                   (long long)s->weight_conflicts);
     }
     printf("\nsource files: %s\n", cg_graph_sources_json(g));
     cg_graph_free(g);
@@ -181,9 +241,9 @@ static int graph_delete(int argc, char **argv) {
         }
     printf("dead metabolites: 0 (metabolites never die)\n");
     printf("edges removed:\n");
-    for (int r = 0; r < CG_RELATIONS; r++) {
+    for (int r = 0; r < cg_graph_num_relations(g); r++) {
         const cg_relation *rel = cg_graph_relation(g, r);
-        printf("  %-10s %8lld of %lld\n", rel->name, (long long)cg_deletion_removed_edges(g, r, d),
+        printf("  %-20s %8lld of %lld\n", rel->name, (long long)cg_deletion_removed_edges(g, r, d),
                (long long)rel->n_edges);
     }
     free(block);

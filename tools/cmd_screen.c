@@ -17,7 +17,7 @@
 #include <zlib.h>
 
 #include "cellgraph/genes.h"
-#include "cellgraph/hetero_cell.h"
+#include "cellgraph/model.h"
 #include "cellgraph/lines.h"
 #include "cellgraph/threads.h"
 #include "cli.h"
@@ -208,7 +208,7 @@ int cmd_screen(int argc, char **argv) {
     cg_checkpoint_info info;
     cg_graph *g;
     cg_dataset unused;
-    cg_hetero_cell m;
+    cg_model m;
     if (cli_open_checkpoint(ckpt, data, &info, &g, &unused, false, &m)) return 1;
     int rc = 1;
     cg_genes *genes = NULL;
@@ -217,11 +217,11 @@ int cmd_screen(int argc, char **argv) {
     FILE *f = NULL;
     cg_ctx ctx;
     bool ctx_ok = false, hg_ok = false;
-    cg_hc_graph hg;
+    cg_graph_index hg;
     char partial[4200];
     snprintf(partial, sizeof partial, "%s.partial", output);
-    cg_hc_perturbation mode;
-    if (cg_perturbation_resolve(perturbation ? pc : info.train.perturbation, &m.cfg, false, &mode) != CG_OK) goto out;
+    cg_perturbation_path mode;
+    if (cg_model_resolve_path(&m.cfg, perturbation ? pc : info.train.perturbation, false, &mode) != CG_OK) goto out;
     if (cg_graph_genes(g, &genes) != CG_OK) goto out;
     /* the genes: sorted gene indices */
     int64_t n = 0;
@@ -246,7 +246,8 @@ int cmd_screen(int argc, char **argv) {
     }
     char key[256];
     uint32_t gcrc = (uint32_t)crc32(0L, (const Bytef *)list, (uInt)((size_t)n * sizeof *list));
-    uint32_t pcrc = (uint32_t)crc32(0L, (const Bytef *)m.params.values, (uInt)((size_t)m.params.total * sizeof(float)));
+    const cg_param_store *ps = cg_model_params(&m);
+    uint32_t pcrc = (uint32_t)crc32(0L, (const Bytef *)ps->values, (uInt)((size_t)ps->total * sizeof(float)));
     snprintf(key, sizeof key, "# cellgraph screen order=%d genes=%lld genes_crc32=%08x params_crc32=%08x", order,
              (long long)n, gcrc, pcrc);
     struct stat st;
@@ -286,9 +287,9 @@ int cmd_screen(int argc, char **argv) {
         fprintf(f, order == 2 ? "gene1\tgene2\tfitness\tgene_interaction\n"
                               : "gene1\tgene2\tgene3\tfitness\tgene_interaction\n");
     }
-    printf("screen: %lld genes (%s), order %d: %lld genotypes, %s path, batch %lld, %d threads -> %s\n", (long long)n,
-           genes_file ? genes_file : metabolic ? "metabolic" : "all", order, (long long)total,
-           mode == CG_HC_INCREMENTAL ? "incremental" : "full", batch, cg_get_num_threads(), output);
+    printf("screen with %s: %lld genes (%s), order %d: %lld genotypes, %s path, batch %lld, %d threads -> %s\n",
+           cg_model_title(&m), (long long)n, genes_file ? genes_file : metabolic ? "metabolic" : "all", order,
+           (long long)total, cg_perturbation_path_name(mode), batch, cg_get_num_threads(), output);
     fflush(stdout);
     const int64_t chunk = 4 * batch;
     geno = malloc((size_t)chunk * 3 * sizeof *geno);
@@ -298,7 +299,7 @@ int cmd_screen(int argc, char **argv) {
         goto out;
     }
     ctx_ok = true;
-    if (cg_hc_graph_init(&hg, g) != CG_OK) goto out;
+    if (cg_graph_index_init(&hg, g) != CG_OK) goto out;
     hg_ok = true;
     const bool tty = isatty(2);
     const double t0 = cli_now();
@@ -319,7 +320,7 @@ int cmd_screen(int argc, char **argv) {
                 for (int r = q + 1; r < order; r++) pos[r] = pos[r - 1] + 1;
             }
         }
-        if (cg_hetero_cell_predict(&ctx, &m, &hg, geno, k, batch, mode, pred) != CG_OK) goto out;
+        if (cg_model_predict(&ctx, &m, &hg, geno, k, batch, mode, pred) != CG_OK) goto out;
         for (int64_t j = 0; j < k; j++) {
             for (int q = 0; q < order; q++) fprintf(f, "%s\t", cg_graph_node_name(g, CG_GENE, geno[3 * j + q]));
             fprintf(f, "%.4f\t%.4f\n", pred[2 * j] * info.label_std[0] + info.label_mean[0],
@@ -355,13 +356,13 @@ int cmd_screen(int argc, char **argv) {
 out:
     if (rc) cli_fail();
     if (f) fclose(f);
-    if (hg_ok) cg_hc_graph_free(&hg);
+    if (hg_ok) cg_graph_index_free(&hg);
     if (ctx_ok) cg_ctx_free(&ctx);
     free(geno);
     free(pred);
     free(list);
     cg_genes_free(genes);
-    cg_hetero_cell_free(&m);
+    cg_model_free(&m);
     cg_graph_free(g);
     return rc;
 }

@@ -1,4 +1,5 @@
 /* cellgraph train | eval | predict */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -46,7 +47,7 @@ static cg_status report(cg_trainer *t, int which_split, const char *split_name, 
                 cg_split_kind_name(t->cfg.split), (long long)n, dt);
         for (int k = 0; k < CG_NUM_LABELS; k++) {
             fprintf(out, "  %s\n  %s\n", cg_label_name(k), cg_metrics_format_header(buf, sizeof buf));
-            fprintf(out, "  %s\n", cg_metrics_format_row(buf, sizeof buf, "HeteroCell", &model[k]));
+            fprintf(out, "  %s\n", cg_metrics_format_row(buf, sizeof buf, cg_model_title(t->model), &model[k]));
             for (int b = 0; b < CG_NUM_BASELINES; b++)
                 fprintf(out, "  %s\n", cg_metrics_format_row(buf, sizeof buf, cg_baseline_name(b), &base[b][k]));
         }
@@ -71,9 +72,30 @@ static void json_metrics(FILE *f, const char *key, const cg_metrics m[2]) {
     fprintf(f, "}");
 }
 
+/* The run's config as one file that --config reads back: the model's keys with "model" first, then the
+ * object "train" (malloc'd; NULL when out of memory). */
+static char *cli_run_config_json(const cg_model_config *mc, const cg_train_config *tc) {
+    char *mj = cg_model_config_json(mc), *tj = cg_train_config_json(tc);
+    cJSON *m = cJSON_Parse(mj ? mj : ""), *t = cJSON_Parse(tj ? tj : "");
+    free(mj);
+    free(tj);
+    char *txt = NULL;
+    cJSON *tr = t ? cJSON_DetachItemFromObject(t, "train") : NULL;
+    if (m && tr) {
+        cJSON_AddItemToObject(m, "train", tr);
+        tr = NULL;
+        txt = cJSON_Print(m);
+    }
+    cJSON_Delete(tr);
+    cJSON_Delete(m);
+    cJSON_Delete(t);
+    return txt;
+}
+
 int cmd_train(int argc, char **argv) {
     const char *config = NULL, *data = NULL, *out = NULL, *resume = NULL, *v = NULL;
-    cg_hetero_cell_config mc = cg_hetero_cell_defaults();
+    cg_model_config mc;
+    cg_model_config_defaults(&mc, cg_model_type_find("hetero_cell"));
     cg_train_config tc = cg_train_defaults();
     int epochs = -1, batch = -1, threads = -1;
     double max_minutes = -1;
@@ -102,7 +124,7 @@ int cmd_train(int argc, char **argv) {
             return 2;
         }
     }
-    if (config && (cg_hetero_cell_config_load(config, &mc) != CG_OK || cg_train_config_load(config, &tc) != CG_OK))
+    if (config && (cg_model_config_load(config, &mc) != CG_OK || cg_train_config_load(config, &tc) != CG_OK))
         return cli_fail();
     if (epochs > 0) tc.epochs = epochs;
     if (batch > 0) tc.batch_size = batch;
@@ -138,33 +160,36 @@ int cmd_train(int argc, char **argv) {
     cg_graph *g = NULL;
     cg_dataset d;
     if (cli_load_graph_and_dataset(data, &g, &d, true, true) != CG_OK) return cli_fail();
-    int64_t nn[CG_NODE_TYPES];
-    for (int k = 0; k < CG_NODE_TYPES; k++) nn[k] = cg_graph_num_nodes(g, k);
-    cg_hetero_cell m;
+    cg_model m;
     cg_trainer t;
     int rc = 1;
-    if (cg_hetero_cell_init(&m, &mc, nn) != CG_OK) goto done_data;
+    if (cg_model_init(&m, &mc, g) != CG_OK) goto done_data;
     if (cg_trainer_init(&t, &m, g, &d, &tc) != CG_OK) goto done_model;
     if (resume && cg_trainer_resume(&t, run_dir) != CG_OK) goto done_trainer;
     {
         /* the run's config, as used */
         char path[4200];
         snprintf(path, sizeof path, "%s/config.json", run_dir);
-        char *mj = cg_hetero_cell_config_json(&mc), *tj = cg_train_config_json(&tc);
-        FILE *f = fopen(path, "w");
+        char *txt = cli_run_config_json(&mc, &tc);
+        FILE *f = txt ? fopen(path, "w") : NULL;
         if (f) {
-            fprintf(f, "{\"model\": %s,\n \"train\": %s}\n", mj, tj);
+            fprintf(f, "%s\n", txt);
             fclose(f);
         }
-        free(mj);
-        free(tj);
+        free(txt);
     }
-    printf("training HeteroCell (D %d, L %d, %d heads, %s, %s perturbation) on %lld training samples (%s split), "
+    char desc[256] = "", what[320];
+    if (mc.type->describe) mc.type->describe(cg_model_config_cdata(&mc), desc, sizeof desc);
+    if (mc.type->uses_graph)
+        snprintf(what, sizeof what, "%s%s%s perturbation", desc, desc[0] ? ", " : "", cg_perturbation_path_name(t.mode_train));
+    else
+        snprintf(what, sizeof what, "%s", desc);
+    printf("training %s (%s) on %lld training samples (%s split), "
            "validating on %lld, batch %d, %d epochs%s; %lld parameters; %d threads\nrun: %s\n",
-           mc.hidden, mc.layers, mc.heads, mc.hypergraph ? "hypergraph" : "bipartite",
-           t.mode_train == CG_HC_INCREMENTAL ? "incremental" : "full", (long long)t.n_train,
+           cg_model_title(&m), what, (long long)t.n_train,
            cg_split_kind_name(tc.split), (long long)t.n_val, tc.batch_size, tc.epochs,
-           tc.max_minutes > 0 ? " (time limit)" : "", (long long)m.params.total, cg_get_num_threads(), run_dir);
+           tc.max_minutes > 0 ? " (time limit)" : "", (long long)cg_model_params(&m)->total, cg_get_num_threads(),
+           run_dir);
     fflush(stdout);
     {
         const bool tty = isatty(STDERR_FILENO);
@@ -256,7 +281,9 @@ int cmd_train(int argc, char **argv) {
         fclose(mf);
         char ppath[4200];
         snprintf(ppath, sizeof ppath, "%s/loss.png", run_dir);
-        if (n_hist > 0 && cg_plot_losses(ppath, train_hist, val_hist, n_hist, "HeteroCell: loss per epoch") != CG_OK)
+        char ptitle[128];
+        snprintf(ptitle, sizeof ptitle, "%s: loss per epoch", cg_model_title(&m));
+        if (n_hist > 0 && cg_plot_losses(ppath, train_hist, val_hist, n_hist, ptitle) != CG_OK)
             fprintf(stderr, "cellgraph: warning: %s\n", cg_last_error());
     }
     {
@@ -306,7 +333,7 @@ int cmd_train(int argc, char **argv) {
 done_trainer:
     cg_trainer_free(&t);
 done_model:
-    cg_hetero_cell_free(&m);
+    cg_model_free(&m);
 done_data:
     if (rc) cli_fail();
     cg_dataset_free(&d);
@@ -316,7 +343,7 @@ done_data:
 
 /* model + graph + dataset for a checkpoint, with the checksums verified */
 int cli_open_checkpoint(const char *ckpt, const char *data, cg_checkpoint_info *info, cg_graph **g, cg_dataset *d,
-                           bool need_dataset, cg_hetero_cell *m) {
+                           bool need_dataset, cg_model *m) {
     if (cg_checkpoint_info_read(ckpt, info) != CG_OK) return cli_fail();
     if (cli_load_graph_and_dataset(data, g, d, need_dataset, false) != CG_OK) return cli_fail();
     if (cg_graph_checksum(*g) != info->graph_checksum) {
@@ -326,9 +353,13 @@ int cli_open_checkpoint(const char *ckpt, const char *data, cg_checkpoint_info *
         cg_graph_free(*g);
         return cli_fail();
     }
-    int64_t nn[CG_NODE_TYPES];
-    for (int k = 0; k < CG_NODE_TYPES; k++) nn[k] = cg_graph_num_nodes(*g, k);
-    if (cg_hetero_cell_init(m, &info->model, nn) != CG_OK || cg_checkpoint_load_params(ckpt, m) != CG_OK) {
+    if (cg_model_init(m, &info->model, *g) != CG_OK) {
+        if (need_dataset) cg_dataset_free(d);
+        cg_graph_free(*g);
+        return cli_fail();
+    }
+    if (cg_checkpoint_load_params(ckpt, m) != CG_OK) {
+        cg_model_free(m);
         if (need_dataset) cg_dataset_free(d);
         cg_graph_free(*g);
         return cli_fail();
@@ -358,7 +389,7 @@ int cmd_eval(int argc, char **argv) {
     cg_checkpoint_info info;
     cg_graph *g;
     cg_dataset d;
-    cg_hetero_cell m;
+    cg_model m;
     cg_perturbation_choice pc = CG_PERTURB_AUTO;
     if (!cli_perturbation("eval", perturbation, &pc)) return 2;
     if (cli_open_checkpoint(ckpt, data, &info, &g, &d, true, &m)) return 1;
@@ -374,7 +405,7 @@ int cmd_eval(int argc, char **argv) {
     } else {
         cli_fail();
     }
-    cg_hetero_cell_free(&m);
+    cg_model_free(&m);
     cg_dataset_free(&d);
     cg_graph_free(g);
     return rc;
@@ -432,11 +463,11 @@ int cmd_predict(int argc, char **argv) {
     cg_checkpoint_info info;
     cg_graph *g;
     cg_dataset unused;
-    cg_hetero_cell m;
+    cg_model m;
     if (cli_open_checkpoint(ckpt, data, &info, &g, &unused, false, &m)) return 1;
-    cg_hc_perturbation mode;
-    if (cg_perturbation_resolve(perturbation ? pc : info.train.perturbation, &m.cfg, false, &mode) != CG_OK) {
-        cg_hetero_cell_free(&m);
+    cg_perturbation_path mode;
+    if (cg_model_resolve_path(&m.cfg, perturbation ? pc : info.train.perturbation, false, &mode) != CG_OK) {
+        cg_model_free(&m);
         cg_graph_free(g);
         return cli_fail();
     }
@@ -494,13 +525,13 @@ int cmd_predict(int argc, char **argv) {
         }
     }
     {
-        cg_hc_graph hg;
-        if (cg_hc_graph_init(&hg, g) != CG_OK) goto out;
+        cg_graph_index hg;
+        if (cg_graph_index_init(&hg, g) != CG_OK) goto out;
         float *pred = malloc((size_t)n * 2 * sizeof *pred);
         cg_ctx ctx;
         cg_status s = cg_ctx_init(&ctx, 0, 1);
         if (s == CG_OK && !pred) s = cg_error(CG_ERR_NOMEM, "out of memory");
-        if (s == CG_OK) s = cg_hetero_cell_predict(&ctx, &m, &hg, geno, n, 32, mode, pred);
+        if (s == CG_OK) s = cg_model_predict(&ctx, &m, &hg, geno, n, 32, mode, pred);
         for (int64_t i = 0; s == CG_OK && i < n; i++)
             for (int k = 0; k < 2; k++) pred[i * 2 + k] = pred[i * 2 + k] * info.label_std[k] + info.label_mean[k];
         if (s == CG_OK) {
@@ -532,7 +563,7 @@ int cmd_predict(int argc, char **argv) {
         }
         cg_ctx_free(&ctx);
         free(pred);
-        cg_hc_graph_free(&hg);
+        cg_graph_index_free(&hg);
         if (s == CG_OK) rc = 0;
     }
 out:
@@ -541,7 +572,7 @@ out:
     free(labels);
     free(geno);
     cg_genes_free(genes);
-    cg_hetero_cell_free(&m);
+    cg_model_free(&m);
     cg_graph_free(g);
     return rc;
 }

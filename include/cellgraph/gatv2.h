@@ -47,6 +47,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cellgraph/nn.h"
+#include "cellgraph/params.h"
 #include "cellgraph/relbatch.h"
 #include "cellgraph/tape.h"
 
@@ -119,5 +121,41 @@ void cg_gatv2_backward(float *dxl, float *dxr, float *dw_edge, float *datt, floa
  * attributes, De > CG_GATV2_MAX_EDGE_DIM), CG_ERR_NOMEM. */
 cg_tensor *cg_gatv2(cg_ctx *ctx, cg_tensor *xl, cg_tensor *xr, cg_tensor *w_edge, cg_tensor *att, cg_tensor *bias,
                     const cg_rel_batch *r, const cg_gatv2_config *c);
+
+/* ---------------------------------------------------------------- the layer */
+
+/* GATv2Conv(in_channels = (F_src, F_dst), out_channels = C, heads = H, edge_dim = De) with PyG's
+ * parameter names (share_weights false, bias true):
+ *   <prefix>.lin_l.weight [H*C, F_src], <prefix>.lin_l.bias [H*C]   (applied to the sources)
+ *   <prefix>.lin_r.weight [H*C, F_dst], <prefix>.lin_r.bias [H*C]   (applied to the destinations)
+ *   <prefix>.att [1, H, C], <prefix>.lin_edge.weight [H*C, De] (De > 0 only), <prefix>.bias [out_cols] */
+typedef struct cg_gatv2_layer {
+    cg_gatv2_config cfg;
+    int edge_dim;                 /* De (0: no edge attributes) */
+    cg_linear_layer lin_l, lin_r;
+    cg_tensor *att, *lin_edge, *bias; /* lin_edge NULL when De == 0 */
+} cg_gatv2_layer;
+
+/* Registers the parameters (before cg_params_finalize). Errors: CG_ERR_INVALID_ARG (heads/channels/in
+ * < 1, edge_dim outside [0, CG_GATV2_MAX_EDGE_DIM]), those of cg_params_add. */
+cg_status cg_gatv2_register(cg_gatv2_layer *l, cg_param_store *ps, const char *prefix, int in_src, int in_dst,
+                            const cg_gatv2_config *cfg, int edge_dim);
+
+/* PyG's reset_parameters: glorot lin_l.weight, lin_r.weight, att and lin_edge.weight; lin_l/lin_r biases
+ * U(-1/sqrt(F), 1/sqrt(F)) as cellgraph's Linear; bias 0. Philox keyed by seed and each parameter's
+ * name (cellgraph/nn.h), so the values do not depend on registration order. */
+void cg_gatv2_init(const cg_gatv2_layer *l, uint64_t seed);
+
+/* The whole conv: x_src [B*Ns, F_src], x_dst [B*Nd, F_dst] -> [B*Nd, out_cols] =
+ * cg_gatv2(lin_l(x_src), lin_r(x_dst), lin_edge, att, bias) over relation r (its attributes used when
+ * the layer has edge_dim > 0). Errors: those of the ops. */
+cg_tensor *cg_gatv2_layer_forward(cg_ctx *ctx, const cg_gatv2_layer *l, cg_tensor *x_src, cg_tensor *x_dst,
+                                  const cg_rel_batch *r);
+
+/* The conv on inputs already mapped by lin_l and lin_r (xl [B*Ns, H*C], xr [B*Nd, H*C]), with the
+ * layer's cfg replaced by *cfg when cfg is not NULL (incremental evaluation reuses the wildtype's
+ * projections and runs on compact relations with explicit self loops). */
+cg_tensor *cg_gatv2_layer_forward_projected(cg_ctx *ctx, const cg_gatv2_layer *l, cg_tensor *xl, cg_tensor *xr,
+                                            const cg_rel_batch *r, const cg_gatv2_config *cfg);
 
 #endif

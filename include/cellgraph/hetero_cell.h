@@ -16,15 +16,19 @@
  *   z_w   = z of the wildtype graph, z_i = z of the perturbed graph, z_p = z_w - z_i
  *   y     = head(z_p) -> [fitness, gene_interaction]  (head: Linear, LayerNorm, act, dropout layers)
  * A batch is B genotypes on the one graph: dead-node bitsets per sample, features laid out per sample
- * over the shared CSR (cellgraph/relbatch.h); the graph is never replicated.
+ * over the shared CSR (cellgraph/graph_view.h, cellgraph/relbatch.h); the graph is never replicated.
+ * Registered as the model "hetero_cell" (cellgraph/model.h); this header is for the model's own files,
+ * its tests and benchmarks. Files: hetero_cell_config.c (config), hetero_cell.c (parameters, full
+ * forward, head, the model table), hetero_cell_incremental.c (incremental evaluation).
  */
 #ifndef CELLGRAPH_HETERO_CELL_H
 #define CELLGRAPH_HETERO_CELL_H
 
 #include "cellgraph/gatv2.h"
 #include "cellgraph/graph.h"
+#include "cellgraph/graph_view.h"
+#include "cellgraph/model.h"
 #include "cellgraph/nn.h"
-#include "cellgraph/relbatch.h"
 #include "cellgraph/stoich_hypergraph.h"
 
 #define CG_HC_MAX_LAYERS 8
@@ -40,7 +44,7 @@ typedef struct cg_hetero_cell_config {
     bool residual;         /* "residual" (false) */
     bool self_loops;       /* "self_loops" (true): on physical and regulatory */
     int head_layers;       /* "head_num_layers" (2) */
-    bool relations[CG_RELATIONS]; /* "relations": names to use (default: all six) */
+    bool relations[CG_RELATIONS]; /* "relations": names of the default relations to use (default: all six) */
     uint64_t seed;         /* "seed" (42): parameter initialisation */
 } cg_hetero_cell_config;
 
@@ -48,22 +52,23 @@ typedef struct cg_hetero_cell_config {
 cg_hetero_cell_config cg_hetero_cell_defaults(void);
 
 /* Reads a JSON config file; keys not given keep their defaults; the object "train" is left to the
- * trainer (cellgraph/trainer.h). Errors: CG_ERR_IO, CG_ERR_FORMAT naming
- * the file and the unknown key, the wrong type or the bad value (e.g. hidden not a multiple of heads). */
+ * trainer (cellgraph/trainer.h) and the key "model" to the registry (it must be "hetero_cell" when
+ * given). Errors: CG_ERR_IO, CG_ERR_FORMAT naming the file and the unknown key, the wrong type or the
+ * bad value (e.g. hidden not a multiple of heads). */
 cg_status cg_hetero_cell_config_load(const char *path, cg_hetero_cell_config *cfg);
 /* Same, from JSON text (name used in messages). */
 cg_status cg_hetero_cell_config_parse(const char *json, const char *name, cg_hetero_cell_config *cfg);
-/* The config as JSON text (malloc'd; free with free()). */
+/* The config as JSON text, without the "model" key (malloc'd; free with free()). */
 char *cg_hetero_cell_config_json(const cg_hetero_cell_config *cfg);
 
+/* One relation's conv of one layer, wrapped: conv -> Linear to D (when the conv width differs) ->
+ * LayerNorm -> act -> dropout. */
 typedef struct cg_hc_conv {
     bool used;
-    cg_linear_layer lin_l, lin_r; /* lin_r unused by StoichHypergraphConv */
-    cg_tensor *att, *lin_edge, *bias;
+    cg_gatv2_layer gat;           /* GATv2Conv (unused by StoichHypergraphConv) */
     cg_linear_layer proj;         /* when the conv width differs from D */
     bool has_proj;
     cg_layernorm_layer norm;
-    cg_gatv2_config gat;
     bool hypergraph;              /* rmr as StoichHypergraphConv (metabolism "hypergraph") */
     cg_stoich_hg_layer hg;
 } cg_hc_conv;
@@ -83,42 +88,15 @@ typedef struct cg_hetero_cell {
 cg_status cg_hetero_cell_init(cg_hetero_cell *m, const cg_hetero_cell_config *cfg, const int64_t n_nodes[CG_NODE_TYPES]);
 void cg_hetero_cell_free(cg_hetero_cell *m);
 
-/* What the encoder runs on: node counts per type, the original node ids used for the embedding lookup
- * (NULL = identity), and each relation as a batched view with B samples and their dead bitsets
- * (a relation with rel[r].rowptr == NULL is absent). dead[t] + b * dead_stride is sample b's bitset of
- * node type t (NULL: nothing dead). */
-typedef struct cg_hc_view {
-    int64_t n_nodes[CG_NODE_TYPES];
-    const int32_t *ids[CG_NODE_TYPES];
-    cg_rel_batch rel[CG_RELATIONS];
-    int64_t B;
-    const uint64_t *dead[CG_NODE_TYPES];
-    int64_t dead_stride;
-} cg_hc_view;
+/* The graph embeddings z [B, D] of every sample of the view: the L layers, then the readout over the
+ * alive genes of each sample. Returns z (NULL on error, status in ctx). The view (and what it points to)
+ * must stay valid until the step's backward has run: the recorded convs keep pointers to its relations. */
+cg_tensor *cg_hetero_cell_encode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v);
 
-/* The graph embeddings z [B, D] of every sample: the L layers, then the readout over the alive genes of
- * each sample. Returns z (NULL on error, status in ctx). The view (and what it points to) must stay
- * valid until the step's backward has run: the recorded convs keep pointers to its relations. */
-cg_tensor *cg_hetero_cell_encode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_hc_view *v);
-
-/* The reverse indexes of a graph's relations, built once and shared by every batch. */
-typedef struct cg_hc_graph {
-    const cg_graph *g;
-    int64_t *src_ptr[CG_RELATIONS];
-    int32_t *src_perm[CG_RELATIONS];
-} cg_hc_graph;
-
-cg_status cg_hc_graph_init(cg_hc_graph *hg, const cg_graph *g);
-void cg_hc_graph_free(cg_hc_graph *hg);
-
-/* A view of the whole graph for B samples whose dead bitsets are the blocks of cellgraph/deletion.h
- * (cg_deletion_words(g) words per sample; NULL blocks: nothing dead). */
-void cg_hc_view_of_graph(cg_hc_view *v, const cg_hc_graph *hg, int64_t B, const uint64_t *blocks);
-
-/* Predictions for a batch whose sample 0 is the wildtype (no deletion) and samples 1..B the genotypes:
- * returns y [B, 2] (fitness, gene_interaction, in the model's label units); *z_p_out (optional) receives
- * z_p [B, D]. */
-cg_tensor *cg_hetero_cell_forward(cg_ctx *ctx, const cg_hetero_cell *m, const cg_hc_view *v, cg_tensor **z_p_out);
+/* Predictions for a batch whose sample 0 is the wildtype (no deletion) and samples 1..B-1 the genotypes:
+ * returns y [B - 1, 2] (fitness, gene_interaction, in the model's label units); *z_p_out (optional)
+ * receives z_p [B - 1, D]. The full path. */
+cg_tensor *cg_hetero_cell_forward(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, cg_tensor **z_p_out);
 
 /* ---- incremental evaluation of deletions (the default path of training, evaluation and prediction) ----
  * Exactly the function of cg_hetero_cell_encode, computed from one wildtype pass plus, per sample, only
@@ -135,10 +113,6 @@ cg_tensor *cg_hetero_cell_forward(cg_ctx *ctx, const cg_hetero_cell *m, const cg
  * that reused them. Results equal the full path's up to float rounding (tests/test_incremental.c).
  * Supported: metabolism "bipartite", and attention_dropout 0 in training (CG_ERR_INVALID_ARG otherwise:
  * cg_hetero_cell_incremental_check). */
-typedef enum cg_hc_perturbation {
-    CG_HC_INCREMENTAL = 0, /* default */
-    CG_HC_FULL = 1         /* every node of every sample (the reference path) */
-} cg_hc_perturbation;
 
 /* Work done by one incremental pass, summed over the samples: rows[l][t] recomputed nodes of type t
  * after layer l, edges[l][r] edges (self loops included) of the compact relation r at layer l. */
@@ -155,21 +129,17 @@ cg_status cg_hetero_cell_incremental_check(const cg_hetero_cell_config *cfg, boo
 
 /* z [B, D] as cg_hetero_cell_encode(ctx, m, v), incrementally (see above); stats optional. The view and
  * what it points to must stay valid until backward has run. */
-cg_tensor *cg_hetero_cell_encode_incremental(cg_ctx *ctx, const cg_hetero_cell *m, const cg_hc_view *v,
+cg_tensor *cg_hetero_cell_encode_incremental(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v,
                                              cg_hc_incremental_stats *stats);
 
-/* cg_hetero_cell_forward with the chosen path (cg_hetero_cell_forward is the full path). */
-cg_tensor *cg_hetero_cell_forward_mode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_hc_view *v,
-                                       cg_hc_perturbation mode, cg_tensor **z_p_out);
+/* cg_hetero_cell_forward on the chosen path. */
+cg_tensor *cg_hetero_cell_forward_mode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v,
+                                       cg_perturbation_path mode, cg_tensor **z_p_out);
 
-/* Predictions y [n, 2] (fitness, gene_interaction in the model's label units) for n genotypes given as
- * gene indices geno [n, 3] (-1 padded), in evaluation mode, batch_size genotypes (plus the wildtype) per
- * forward pass on the chosen path. ctx is reset per batch. Errors: those of cg_deletion_batch (a gene
- * index out of range) and of the forward pass; CG_ERR_NOMEM. */
-cg_status cg_hetero_cell_predict(cg_ctx *ctx, const cg_hetero_cell *m, const cg_hc_graph *hg, const int32_t *geno,
-                                 int64_t n, int64_t batch_size, cg_hc_perturbation mode, float *y);
-
-/* The head on z_p [B, D] -> [B, 2]; and z_p from z_w [1, D], z_i [B, D]. */
+/* The head on z_p = z_w - z_i: z_w [1, D], z_i [n, D] -> [n, 2]; *z_p_out (optional) receives z_p. */
 cg_tensor *cg_hetero_cell_head(cg_ctx *ctx, const cg_hetero_cell *m, cg_tensor *z_w, cg_tensor *z_i, cg_tensor **z_p_out);
+
+/* The model's table in the registry (cellgraph/model.h). */
+extern const cg_model_type cg_hetero_cell_model_type;
 
 #endif

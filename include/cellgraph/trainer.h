@@ -1,9 +1,10 @@
-/* cellgraph/trainer.h: training, evaluation and checkpoints for HeteroCell on the phenotype dataset.
+/* cellgraph/trainer.h: training, evaluation and checkpoints for any registered model (cellgraph/model.h)
+ * on the phenotype dataset.
  *
  * Labels are z-scored with the training split's statistics (cellgraph/dataset.h); the model predicts
  * z-scores, and evaluation returns predictions in original units. One step: a batch of genotypes from
  * the seeded shuffle of the training split, their dead bitsets plus the wildtype sample on the shared
- * graph, HeteroCell forward, the loss, backward, gradient clipping by global norm, AdamW. The learning
+ * graph, the model's forward, the loss, backward, gradient clipping by global norm, AdamW. The learning
  * rate is lr * warm-up/cosine(step) * plateau scale; ReduceLROnPlateau multiplies the scale by `factor`
  * after `patience` epochs without a better validation loss; early stopping after `early_stopping` such
  * epochs. Everything random is a function of (seed, epoch, step), so a run resumed from its last
@@ -13,22 +14,10 @@
 #define CELLGRAPH_TRAINER_H
 
 #include "cellgraph/dataset.h"
-#include "cellgraph/hetero_cell.h"
+#include "cellgraph/graph_view.h"
 #include "cellgraph/losses.h"
+#include "cellgraph/model.h"
 #include "cellgraph/optim.h"
-
-/* How the deletions of a batch are evaluated (cellgraph/hetero_cell.h): "auto" = incremental when the
- * model supports it (metabolism "bipartite"; in training also attention_dropout 0), else full. */
-typedef enum cg_perturbation_choice { CG_PERTURB_AUTO, CG_PERTURB_INCREMENTAL, CG_PERTURB_FULL } cg_perturbation_choice;
-
-/* Parses "auto" | "incremental" | "full"; false for anything else. */
-bool cg_perturbation_parse(const char *s, cg_perturbation_choice *out);
-const char *cg_perturbation_name(cg_perturbation_choice c);
-
-/* The path for a model config, in training or evaluation. Errors: CG_ERR_INVALID_ARG when "incremental"
- * is asked for a config it does not support (the message says why). */
-cg_status cg_perturbation_resolve(cg_perturbation_choice c, const cg_hetero_cell_config *mc, bool training,
-                                  cg_hc_perturbation *out);
 
 typedef struct cg_train_config {
     int epochs;                 /* "epochs" (10) */
@@ -56,7 +45,7 @@ typedef struct cg_train_config {
 cg_train_config cg_train_defaults(void);
 
 /* Reads the "train" object of a config file (the model keys sit at the top level; see
- * cellgraph/hetero_cell.h). A missing "train" object keeps the defaults. Errors: CG_ERR_IO,
+ * cellgraph/model.h). A missing "train" object keeps the defaults. Errors: CG_ERR_IO,
  * CG_ERR_FORMAT naming an unknown key or a bad value. */
 cg_status cg_train_config_load(const char *path, cg_train_config *cfg);
 cg_status cg_train_config_parse(const char *json, const char *name, cg_train_config *cfg);
@@ -64,13 +53,13 @@ char *cg_train_config_json(const cg_train_config *cfg);
 
 typedef struct cg_trainer {
     cg_train_config cfg;
-    cg_hetero_cell *model;
+    cg_model *model;
     const cg_graph *graph;
     const cg_dataset *data;
-    cg_hc_graph hg;
+    cg_graph_index gi;
     cg_optim opt;
     cg_ctx ctx;
-    cg_hc_perturbation mode_train, mode_eval; /* resolved from cfg.perturbation */
+    cg_perturbation_path mode_train, mode_eval; /* resolved from cfg.perturbation for the model */
     int64_t *train_idx, *val_idx, *test_idx; /* sample indices of the split */
     int64_t n_train, n_val, n_test;
     int64_t *order;              /* this epoch's shuffled training order */
@@ -89,15 +78,17 @@ typedef struct cg_trainer {
     cg_dist_table dist[CG_NUM_LABELS]; /* DistLoss pseudo-label tables of the z-scored training labels */
     bool have_dist;
     /* batch buffers (alive until the step's backward has run) */
-    cg_hc_view view;
+    cg_graph_view view;
     uint64_t *blocks;            /* [(batch + 1) x deletion words] */
+    int32_t *geno;               /* [batch, 3] the batch's genotypes */
     float *target;               /* [batch, 2] z-scored */
 } cg_trainer;
 
-/* Sets up a trainer for an initialised model on graph + dataset (the dataset's genes must be the
- * graph's: checked by checksum). Errors: CG_ERR_INVALID_ARG (mismatched gene tables, empty training
- * split), CG_ERR_NOMEM. */
-cg_status cg_trainer_init(cg_trainer *t, cg_hetero_cell *m, const cg_graph *g, const cg_dataset *d,
+/* Sets up a trainer for an initialised model (built on g) on graph + dataset (the dataset's genes must
+ * be the graph's: checked by checksum). Errors: CG_ERR_INVALID_ARG (mismatched gene tables, empty
+ * training split, a perturbation path the model does not support, lambda_supcr > 0 for a model without
+ * a graph embedding), CG_ERR_NOMEM. */
+cg_status cg_trainer_init(cg_trainer *t, cg_model *m, const cg_graph *g, const cg_dataset *d,
                           const cg_train_config *cfg);
 void cg_trainer_free(cg_trainer *t);
 
@@ -116,7 +107,8 @@ cg_status cg_trainer_predict_samples(cg_trainer *t, const int64_t *samples, int6
  * *improved when val_loss is the best so far and in *stop when early stopping triggers. */
 void cg_trainer_end_epoch(cg_trainer *t, double val_loss, bool *improved, bool *stop);
 
-/* Checkpoints: <dir>/checkpoint_<tag>.safetensors (parameters; metadata: model and training config,
+/* Checkpoints: <dir>/checkpoint_<tag>.safetensors (parameters; metadata: model config with its "model"
+ * name, training config,
  * label statistics, graph and dataset checksums, progress, a CRC-32 of the parameters) and, for tag
  * "last", <dir>/optimizer_last.safetensors (AdamW state). Written to temporary names, then renamed. */
 cg_status cg_trainer_save(const cg_trainer *t, const char *dir, const char *tag);
@@ -128,7 +120,7 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *dir);
 
 /* What a checkpoint says about itself. */
 typedef struct cg_checkpoint_info {
-    cg_hetero_cell_config model;
+    cg_model_config model;       /* a checkpoint without a "model" name is HeteroCell's */
     cg_train_config train;
     float label_mean[CG_NUM_LABELS], label_std[CG_NUM_LABELS];
     uint32_t graph_checksum, dataset_checksum;
@@ -142,6 +134,6 @@ cg_status cg_checkpoint_info_read(const char *path, cg_checkpoint_info *info);
 /* Loads a checkpoint's parameters into an initialised model of the same config (names and shapes must
  * match; the CRC-32 of the parameters is verified). Errors: CG_ERR_FORMAT naming the file and the
  * parameter, CG_ERR_IO. */
-cg_status cg_checkpoint_load_params(const char *path, cg_hetero_cell *m);
+cg_status cg_checkpoint_load_params(const char *path, cg_model *m);
 
 #endif

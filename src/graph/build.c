@@ -10,10 +10,6 @@
 #include "cellgraph/sources.h"
 #include "graph/graph_internal.h"
 
-static const char *const REL_NAMES[CG_RELATIONS] = {"physical", "regulatory", "gpr", "gpr_rev", "rmr", "rmr_rev"};
-static const cg_node_type REL_SRC[CG_RELATIONS] = {CG_GENE, CG_GENE, CG_GENE, CG_REACTION, CG_REACTION, CG_METABOLITE};
-static const cg_node_type REL_DST[CG_RELATIONS] = {CG_GENE, CG_GENE, CG_REACTION, CG_GENE, CG_METABOLITE, CG_REACTION};
-
 /* ------------------------------------------------------------------ string tables */
 
 typedef struct strbuf {
@@ -59,10 +55,7 @@ static bool strbuf_finish(cg_graph *g, strbuf *b, cg_strtab *t) {
 
 /* ------------------------------------------------------------------ relations */
 
-typedef struct edge {
-    int32_t dst, src;
-    float attr;
-} edge;
+typedef cg_graph_edge edge;
 
 static int edge_cmp(const void *a, const void *b) {
     const edge *x = a, *y = b;
@@ -70,14 +63,19 @@ static int edge_cmp(const void *a, const void *b) {
     return (x->src > y->src) - (x->src < y->src);
 }
 
-/* Sorts edges by (dst, src), drops self pairs and duplicates when asked (counting them), and stores the
- * CSR as relation r. */
-static cg_status make_relation(cg_graph *g, int r, edge *e, int64_t n, bool has_attr, bool drop_self_dup,
-                               int64_t *n_self, int64_t *n_dup) {
+cg_status cg_graph_make_relation(cg_graph *g, int r, const cg_relation_desc *d, cg_graph_edge *e, int64_t n,
+                                 bool drop_self_dup, int64_t *n_self, int64_t *n_dup) {
+    if (r < 0 || r >= CG_MAX_RELATIONS || d->attr_width < 0 || d->attr_width > 1)
+        return cg_error(CG_ERR_INVALID_ARG, "graph: relation '%s' cannot be stored at index %d with attribute width %d",
+                        d->name, r, d->attr_width);
     cg_relation *rel = &g->rel[r];
-    rel->name = REL_NAMES[r];
-    rel->src_type = REL_SRC[r];
-    rel->dst_type = REL_DST[r];
+    rel->name = d->name;
+    rel->src_type = d->src_type;
+    rel->dst_type = d->dst_type;
+    rel->directed = d->directed;
+    rel->attr_width = d->attr_width;
+    rel->attr_name = d->attr_name;
+    bool has_attr = d->attr_width > 0;
     qsort(e, (size_t)n, sizeof *e, edge_cmp);
     int64_t m = 0, self = 0, dup = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -105,7 +103,7 @@ static cg_status make_relation(cg_graph *g, int r, edge *e, int64_t n, bool has_
         if (attr) attr[i] = e[i].attr;
         rowptr[e[i].dst + 1]++;
     }
-    for (int64_t d = 0; d < nd; d++) rowptr[d + 1] += rowptr[d];
+    for (int64_t d2 = 0; d2 < nd; d2++) rowptr[d2 + 1] += rowptr[d2];
     rel->n_edges = m;
     rel->rowptr = rowptr;
     rel->src = src;
@@ -114,9 +112,15 @@ static cg_status make_relation(cg_graph *g, int r, edge *e, int64_t n, bool has_
     return CG_OK;
 }
 
+/* relation r of the defaults, stored with its description from the table */
+static cg_status make_relation(cg_graph *g, int r, edge *e, int64_t n, bool drop_self_dup, int64_t *n_self,
+                               int64_t *n_dup) {
+    return cg_graph_make_relation(g, r, &cg_relation_descs(NULL)[r], e, n, drop_self_dup, n_self, n_dup);
+}
+
 /* ------------------------------------------------------------------ sources bookkeeping */
 
-static cg_graph_source *add_source(cg_graph *g, const cg_source_stats *st) {
+cg_graph_source *cg_graph_add_source(cg_graph *g, const cg_source_stats *st) {
     cg_graph_source *n = realloc(g->sources, (size_t)(g->n_sources + 1) * sizeof *n);
     if (!n) return NULL;
     g->sources = n;
@@ -139,8 +143,7 @@ static cg_graph_source *add_source(cg_graph *g, const cg_source_stats *st) {
     return s;
 }
 
-/* size and CRC-32 of a file, recorded in the graph's metadata */
-static cg_status file_checksum(const char *path, cJSON *obj, const char *key) {
+cg_status cg_graph_file_checksum(const char *path, cJSON *obj, const char *key) {
     FILE *f = fopen(path, "rb");
     if (!f) return cg_error(CG_ERR_IO, "%s: cannot open for checksum", path);
     unsigned char buf[1 << 16];
@@ -201,8 +204,8 @@ static cg_status read_network(cg_graph *g, const char *data_dir, const char *rel
     cg_source_stats st;
     memset(&st, 0, sizeof st);
     cg_status s = fn(path, genes, &l, &st);
-    if (s == CG_OK) s = file_checksum(path, files, rel_path);
-    if (s == CG_OK && !add_source(g, &st)) s = cg_error(CG_ERR_NOMEM, "graph: out of memory");
+    if (s == CG_OK) s = cg_graph_file_checksum(path, files, rel_path);
+    if (s == CG_OK && !cg_graph_add_source(g, &st)) s = cg_error(CG_ERR_NOMEM, "graph: out of memory");
     if (s == CG_OK && !ev_add_list(v, &l, both_ways)) s = cg_error(CG_ERR_NOMEM, "graph: out of memory");
     cg_edge_list_free(&l);
     return s;
@@ -233,16 +236,17 @@ static const char *get_met_comp(const void *c, int64_t i) { return ((const cg_ge
 /* a gene-gene relation from reader pairs: sorted, self pairs and duplicates dropped and recorded */
 static cg_status finish_gene_relation(cg_graph *g, int r, edge_vec *v, const char *label) {
     int64_t self = 0, dup = 0, raw = v->n;
-    cg_status s = make_relation(g, r, v->e, v->n, false, true, &self, &dup);
+    cg_status s = make_relation(g, r, v->e, v->n, true, &self, &dup);
     if (s != CG_OK) return s;
-    cg_graph_source *src = add_source(g, NULL);
+    cg_graph_source *src = cg_graph_add_source(g, NULL);
     if (!src) return cg_error(CG_ERR_NOMEM, "graph: out of memory");
     /* a bookkeeping row: directed pairs offered, kept, self pairs and duplicates removed */
     snprintf(src->name, sizeof src->name, "%s", label);
     src->rows = raw;
     src->pairs = g->rel[r].n_edges;
-    src->skipped_other = dup;
-    src->dropped_columns = self;
+    src->edges = g->rel[r].n_edges;
+    src->duplicates = dup;
+    src->self_pairs = self;
     snprintf(src->examples, sizeof src->examples, "%lld self pairs, %lld duplicates removed", (long long)self,
              (long long)dup);
     return CG_OK;
@@ -338,11 +342,11 @@ static cg_status build_metabolism(cg_graph *g, const cg_gem *gem, const cg_genes
         g->reaction_term_genes = tgenes;
         if (!strbuf_finish(g, &names, &g->reaction_node_name)) s = cg_error(CG_ERR_NOMEM, "graph: out of memory");
     }
-    if (s == CG_OK && !add_source(g, &st)) s = cg_error(CG_ERR_NOMEM, "graph: out of memory");
-    if (s == CG_OK) s = make_relation(g, CG_REL_GPR, gpr.e, gpr.n, false, false, NULL, NULL);
-    if (s == CG_OK) s = make_relation(g, CG_REL_GPR_REV, gpr_rev.e, gpr_rev.n, false, false, NULL, NULL);
-    if (s == CG_OK) s = make_relation(g, CG_REL_RMR, rmr.e, rmr.n, true, false, NULL, NULL);
-    if (s == CG_OK) s = make_relation(g, CG_REL_RMR_REV, rmr_rev.e, rmr_rev.n, true, false, NULL, NULL);
+    if (s == CG_OK && !cg_graph_add_source(g, &st)) s = cg_error(CG_ERR_NOMEM, "graph: out of memory");
+    if (s == CG_OK) s = make_relation(g, CG_REL_GPR, gpr.e, gpr.n, false, NULL, NULL);
+    if (s == CG_OK) s = make_relation(g, CG_REL_GPR_REV, gpr_rev.e, gpr_rev.n, false, NULL, NULL);
+    if (s == CG_OK) s = make_relation(g, CG_REL_RMR, rmr.e, rmr.n, false, NULL, NULL);
+    if (s == CG_OK) s = make_relation(g, CG_REL_RMR_REV, rmr_rev.e, rmr_rev.n, false, NULL, NULL);
     free(names.off);
     free(names.bytes);
     free(gpr.e);
@@ -352,11 +356,47 @@ static cg_status build_metabolism(cg_graph *g, const cg_gem *gem, const cg_genes
     return s;
 }
 
+/* Marks the optional relations asked for in want (indexed like cg_relation_descs); true when any. */
+static cg_status wanted_relations(const char *const *relations, int n_relations, bool *want, bool *any) {
+    int n_known = 0;
+    const cg_relation_desc *known = cg_relation_descs(&n_known);
+    *any = false;
+    if (n_relations > 0 && !relations) return cg_error(CG_ERR_INVALID_ARG, "graph: relations is NULL");
+    for (int i = 0; i < n_relations; i++) {
+        const char *name = relations[i] ? relations[i] : "(null)";
+        const cg_relation_desc *d = cg_relation_desc_find(name);
+        if (strcmp(name, "all") == 0) {
+            for (int k = 0; k < n_known; k++) want[k] |= !known[k].builtin;
+        } else if (d) {
+            want[d - known] |= !d->builtin; /* a default relation is always there */
+        } else {
+            char list[1024];
+            size_t used = 0;
+            for (int k = 0; k < n_known; k++)
+                if (!known[k].builtin)
+                    used += (size_t)snprintf(list + used, used < sizeof list ? sizeof list - used : 0, "%s, ",
+                                             known[k].name);
+            return cg_error(CG_ERR_INVALID_ARG, "graph: unknown relation '%s' (optional relations: %sall)", name,
+                            used < sizeof list ? list : "");
+        }
+    }
+    for (int k = 0; k < n_known; k++) *any |= want[k];
+    return CG_OK;
+}
+
 cg_status cg_graph_build(const char *data_dir, const char *recipe, cg_graph **out) {
+    return cg_graph_build_ex(data_dir, recipe, NULL, 0, out);
+}
+
+cg_status cg_graph_build_ex(const char *data_dir, const char *recipe, const char *const *relations, int n_relations,
+                            cg_graph **out) {
     *out = NULL;
     if (!recipe) recipe = "default";
     if (!cg_recipe_known(recipe))
         return cg_error(CG_ERR_INVALID_ARG, "graph: unknown recipe '%s' (known: default, yeastract2013)", recipe);
+    bool want[CG_MAX_RELATIONS] = {false}, any_optional = false;
+    cg_status s0 = wanted_relations(relations, n_relations, want, &any_optional);
+    if (s0 != CG_OK) return s0;
     cg_graph *g = calloc(1, sizeof *g);
     cJSON *files = cJSON_CreateObject();
     if (!g || !files) {
@@ -374,7 +414,7 @@ cg_status cg_graph_build(const char *data_dir, const char *recipe, cg_graph **ou
     /* genes */
     snprintf(path, sizeof path, "%s/sgd/SGD_features.tab", data_dir);
     cg_status s = g->recipe ? cg_genes_load(path, &genes) : cg_error(CG_ERR_NOMEM, "graph: out of memory");
-    if (s == CG_OK) s = file_checksum(path, files, "sgd/SGD_features.tab");
+    if (s == CG_OK) s = cg_graph_file_checksum(path, files, "sgd/SGD_features.tab");
     if (s == CG_OK) {
         g->n_nodes[CG_GENE] = cg_genes_count(genes);
         s = strtab_from(g, &g->gene_name, g->n_nodes[CG_GENE], get_sys, genes);
@@ -409,7 +449,7 @@ cg_status cg_graph_build(const char *data_dir, const char *recipe, cg_graph **ou
     if (s == CG_OK) {
         snprintf(path, sizeof path, "%s/yeast-gem/yeast-GEM.yml", data_dir);
         s = cg_gem_load(path, &gem);
-        if (s == CG_OK) s = file_checksum(path, files, "yeast-gem/yeast-GEM.yml");
+        if (s == CG_OK) s = cg_graph_file_checksum(path, files, "yeast-gem/yeast-GEM.yml");
     }
     if (s == CG_OK) {
         g->n_nodes[CG_METABOLITE] = gem.n_metabolites;
@@ -419,6 +459,10 @@ cg_status cg_graph_build(const char *data_dir, const char *recipe, cg_graph **ou
     if (s == CG_OK) s = strtab_from(g, &g->gem_reaction_id, gem.n_reactions, get_rxn_id, &gem);
     if (s == CG_OK) s = strtab_from(g, &g->gem_reaction_name, gem.n_reactions, get_rxn_name, &gem);
     if (s == CG_OK) s = build_metabolism(g, &gem, genes);
+    if (s == CG_OK) g->n_relations = CG_RELATIONS;
+
+    /* optional relations, after the defaults (which they leave unchanged) */
+    if (s == CG_OK && any_optional) s = cg_graph_build_optional(g, data_dir, genes, want, files);
 
     if (s == CG_OK) {
         g->sources_json = cJSON_PrintUnformatted(files);

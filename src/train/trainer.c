@@ -27,30 +27,6 @@ cg_train_config cg_train_defaults(void) {
                              .perturbation = CG_PERTURB_AUTO};
 }
 
-static const char *const PERTURB_NAMES[3] = {"auto", "incremental", "full"};
-
-bool cg_perturbation_parse(const char *s, cg_perturbation_choice *out) {
-    for (int i = 0; i < 3; i++)
-        if (s && strcmp(s, PERTURB_NAMES[i]) == 0) {
-            *out = (cg_perturbation_choice)i;
-            return true;
-        }
-    return false;
-}
-
-const char *cg_perturbation_name(cg_perturbation_choice c) {
-    return (int)c >= 0 && (int)c < 3 ? PERTURB_NAMES[c] : "?";
-}
-
-cg_status cg_perturbation_resolve(cg_perturbation_choice c, const cg_hetero_cell_config *mc, bool training,
-                                  cg_hc_perturbation *out) {
-    *out = CG_HC_FULL;
-    if (c == CG_PERTURB_FULL) return CG_OK;
-    cg_status s = cg_hetero_cell_incremental_check(mc, training);
-    if (s == CG_OK) *out = CG_HC_INCREMENTAL;
-    return c == CG_PERTURB_INCREMENTAL ? s : CG_OK;
-}
-
 static cg_status num(cJSON *v, const char *name, const char *key, double lo, double hi, double *out) {
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
         return cg_error(CG_ERR_FORMAT, "%s: train.%s: expected a number in [%g, %g]", name, key, lo, hi);
@@ -179,7 +155,7 @@ static void make_order(cg_trainer *t) {
     cg_rng_shuffle_i64(t->order, t->n_train, t->cfg.seed, 100000 + (uint64_t)t->epoch);
 }
 
-cg_status cg_trainer_init(cg_trainer *t, cg_hetero_cell *m, const cg_graph *g, const cg_dataset *d,
+cg_status cg_trainer_init(cg_trainer *t, cg_model *m, const cg_graph *g, const cg_dataset *d,
                           const cg_train_config *cfg) {
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
@@ -197,9 +173,12 @@ cg_status cg_trainer_init(cg_trainer *t, cg_hetero_cell *m, const cg_graph *g, c
     if (gcrc != d->genes_checksum)
         return cg_error(CG_ERR_INVALID_ARG, "trainer: the dataset was built for another gene table (crc32 %08x, the "
                         "graph's is %08x): rebuild it with --graph", d->genes_checksum, gcrc);
-    if ((s = cg_perturbation_resolve(cfg->perturbation, &m->cfg, true, &t->mode_train)) != CG_OK ||
-        (s = cg_perturbation_resolve(cfg->perturbation, &m->cfg, false, &t->mode_eval)) != CG_OK)
+    if ((s = cg_model_resolve_path(&m->cfg, cfg->perturbation, true, &t->mode_train)) != CG_OK ||
+        (s = cg_model_resolve_path(&m->cfg, cfg->perturbation, false, &t->mode_eval)) != CG_OK)
         return cg_error_wrap(s, "trainer: train.perturbation \"%s\"", cg_perturbation_name(cfg->perturbation));
+    if (cfg->lambda_supcr > 0 && !m->type->uses_graph)
+        return cg_error(CG_ERR_INVALID_ARG, "trainer: train.lambda_supcr needs a graph embedding, which the model "
+                        "\"%s\" does not have", m->type->name);
     t->graph_checksum = cg_graph_checksum(g);
     t->dataset_checksum = dataset_checksum(d);
     const int32_t *split = d->split[cfg->split];
@@ -212,7 +191,8 @@ cg_status cg_trainer_init(cg_trainer *t, cg_hetero_cell *m, const cg_graph *g, c
     int64_t W = cg_deletion_words(g);
     t->blocks = malloc((size_t)(cfg->batch_size + 1) * (size_t)W * sizeof(uint64_t));
     t->target = malloc((size_t)cfg->batch_size * K * sizeof(float));
-    if (!t->train_idx || !t->val_idx || !t->test_idx || !t->order || !t->blocks || !t->target) {
+    t->geno = malloc((size_t)cfg->batch_size * 3 * sizeof(int32_t));
+    if (!t->train_idx || !t->val_idx || !t->test_idx || !t->order || !t->blocks || !t->target || !t->geno) {
         cg_trainer_free(t);
         return cg_error(CG_ERR_NOMEM, "trainer: out of memory");
     }
@@ -257,7 +237,7 @@ cg_status cg_trainer_init(cg_trainer *t, cg_hetero_cell *m, const cg_graph *g, c
     cg_optim_config oc = cg_optim_defaults(CG_OPTIM_ADAMW);
     oc.lr = cfg->lr;
     oc.weight_decay = cfg->weight_decay;
-    if ((s = cg_optim_create(&t->opt, &m->params, &oc)) != CG_OK || (s = cg_hc_graph_init(&t->hg, g)) != CG_OK ||
+    if ((s = cg_optim_create(&t->opt, cg_model_params(m), &oc)) != CG_OK || (s = cg_graph_index_init(&t->gi, g)) != CG_OK ||
         (s = cg_ctx_init(&t->ctx, 0, cfg->seed)) != CG_OK) {
         cg_trainer_free(t);
         return s;
@@ -278,8 +258,9 @@ void cg_trainer_free(cg_trainer *t) {
     free(t->order);
     free(t->blocks);
     free(t->target);
+    free(t->geno);
     if (t->opt.state) cg_optim_free(&t->opt);
-    cg_hc_graph_free(&t->hg);
+    cg_graph_index_free(&t->gi);
     cg_ctx_free(&t->ctx);
     for (int k = 0; k < K; k++) cg_dist_table_free(&t->dist[k]);
     memset(t, 0, sizeof *t);
@@ -299,19 +280,25 @@ static double schedule(const cg_trainer *t) {
     return t->cfg.lr * f * t->plateau_scale;
 }
 
-/* forward of a batch of samples: y [n, 2] z-scored predictions (and z_p [n, D]); NULL on error */
+/* forward of a batch of samples: y [n, K] z-scored predictions (and z_p [n, D] for models that have it);
+ * NULL on error */
 static cg_tensor *batch_forward(cg_trainer *t, const int64_t *samples, int64_t n, cg_tensor **z_p) {
     const cg_dataset *d = t->data;
-    int64_t W = cg_deletion_words(t->graph);
-    memset(t->blocks, 0, (size_t)W * sizeof(uint64_t)); /* sample 0: the wildtype */
-    for (int64_t b = 0; b < n; b++)
-        if (cg_deletion_compute(t->graph, d->genotype + 3 * samples[b], 3, t->blocks + (b + 1) * W) != CG_OK) {
-            cg_ctx_fail(&t->ctx, cg_last_status(), "trainer: sample %lld: %s", (long long)samples[b], cg_last_error());
-            return NULL;
-        }
-    /* the view must outlive backward: it lives in the trainer */
-    cg_hc_view_of_graph(&t->view, &t->hg, n + 1, t->blocks);
-    return cg_hetero_cell_forward_mode(&t->ctx, t->model, &t->view, t->ctx.training ? t->mode_train : t->mode_eval, z_p);
+    for (int64_t b = 0; b < n; b++) memcpy(t->geno + 3 * b, d->genotype + 3 * samples[b], 3 * sizeof(int32_t));
+    cg_model_batch batch = {.n = n, .geno = t->geno, .view = NULL};
+    if (t->model->type->uses_graph) {
+        int64_t W = cg_deletion_words(t->graph);
+        memset(t->blocks, 0, (size_t)W * sizeof(uint64_t)); /* sample 0: the wildtype */
+        for (int64_t b = 0; b < n; b++)
+            if (cg_deletion_compute(t->graph, t->geno + 3 * b, 3, t->blocks + (b + 1) * W) != CG_OK) {
+                cg_ctx_fail(&t->ctx, cg_last_status(), "trainer: sample %lld: %s", (long long)samples[b], cg_last_error());
+                return NULL;
+            }
+        /* the view must outlive backward: it lives in the trainer */
+        cg_graph_view_of(&t->view, &t->gi, n + 1, t->blocks);
+        batch.view = &t->view;
+    }
+    return cg_model_forward(&t->ctx, t->model, &batch, t->ctx.training ? t->mode_train : t->mode_eval, z_p);
 }
 
 static void fill_targets(const cg_trainer *t, const int64_t *samples, int64_t n) {
@@ -346,7 +333,7 @@ cg_status cg_trainer_step(cg_trainer *t, float *loss, bool *epoch_done) {
     ctx->step = (uint64_t)t->step; /* dropout streams are a function of the global step */
     ctx->training = true;
     ctx->grad_enabled = true;
-    cg_params_zero_grad(&t->model->params);
+    cg_params_zero_grad(cg_model_params(t->model));
     fill_targets(t, samples, n);
     cg_tensor *z_p = NULL;
     cg_tensor *y = batch_forward(t, samples, n, &z_p);
@@ -355,11 +342,11 @@ cg_status cg_trainer_step(cg_trainer *t, float *loss, bool *epoch_done) {
     if ((s = cg_backward(ctx, l)) != CG_OK) return s;
     if (t->cfg.grad_clip > 0) {
         float norm;
-        if ((s = cg_clip_grad_norm(&t->model->params, (float)t->cfg.grad_clip, &norm)) != CG_OK) return s;
+        if ((s = cg_clip_grad_norm(cg_model_params(t->model), (float)t->cfg.grad_clip, &norm)) != CG_OK) return s;
     }
     t->lr_now = schedule(t);
     t->opt.lr = t->lr_now;
-    if ((s = cg_optim_step(&t->opt, &t->model->params)) != CG_OK) return s;
+    if ((s = cg_optim_step(&t->opt, cg_model_params(t->model))) != CG_OK) return s;
     *loss = cg_f32(l)[0];
     t->step++;
     t->epoch_pos += n;
@@ -430,12 +417,12 @@ static cg_status set_meta_num(cg_safetensors_writer *w, const char *key, double 
 
 cg_status cg_trainer_save(const cg_trainer *t, const char *dir, const char *tag) {
     char path[4096];
-    const cg_param_store *ps = &t->model->params;
+    const cg_param_store *ps = cg_model_params(t->model);
     cg_safetensors_writer w;
     cg_safetensors_writer_init(&w);
     cg_status s = CG_OK;
     for (int i = 0; i < ps->count && s == CG_OK; i++) s = cg_safetensors_writer_add_tensor(&w, NULL, ps->tensors[i]);
-    char *mc = cg_hetero_cell_config_json(&t->model->cfg), *tc = cg_train_config_json(&t->cfg);
+    char *mc = cg_model_config_json(&t->model->cfg), *tc = cg_train_config_json(&t->cfg);
     char stats[256], hex[16];
     snprintf(stats, sizeof stats, "{\"fitness\":{\"mean\":%.9g,\"std\":%.9g},\"gene_interaction\":{\"mean\":%.9g,\"std\":%.9g}}",
              t->label_mean[0], t->label_std[0], t->label_mean[1], t->label_std[1]);
@@ -492,7 +479,7 @@ cg_status cg_checkpoint_info_read(const char *path, cg_checkpoint_info *info) {
     if (s != CG_OK) return s;
     const char *fmt = cg_safetensors_metadata(st, "format");
     if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0) s = cg_error(CG_ERR_FORMAT, "%s: not a cellgraph checkpoint", path);
-    if (s == CG_OK) s = cg_hetero_cell_config_parse(cg_safetensors_metadata(st, "model") ? cg_safetensors_metadata(st, "model") : "", path, &info->model);
+    if (s == CG_OK) s = cg_model_config_parse(cg_safetensors_metadata(st, "model") ? cg_safetensors_metadata(st, "model") : "", path, &info->model);
     if (s == CG_OK) s = cg_train_config_parse(cg_safetensors_metadata(st, "train") ? cg_safetensors_metadata(st, "train") : "", path, &info->train);
     if (s == CG_OK) {
         cJSON *ls = cJSON_Parse(cg_safetensors_metadata(st, "label_statistics") ? cg_safetensors_metadata(st, "label_statistics") : "");
@@ -521,11 +508,11 @@ cg_status cg_checkpoint_info_read(const char *path, cg_checkpoint_info *info) {
     return s;
 }
 
-cg_status cg_checkpoint_load_params(const char *path, cg_hetero_cell *m) {
+cg_status cg_checkpoint_load_params(const char *path, cg_model *m) {
     cg_safetensors *st = NULL;
     cg_status s = cg_safetensors_open(path, &st);
     if (s != CG_OK) return s;
-    cg_param_store *ps = &m->params;
+    cg_param_store *ps = cg_model_params(m);
     for (int i = 0; i < ps->count && s == CG_OK; i++) {
         cg_tensor *p = ps->tensors[i];
         cg_tensor t;
@@ -557,6 +544,9 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *dir) {
     cg_checkpoint_info info;
     cg_status s = cg_checkpoint_info_read(path, &info);
     if (s != CG_OK) return s;
+    if (info.model.type != t->model->type)
+        return cg_error(CG_ERR_FORMAT, "%s: a checkpoint of the model \"%s\", this run trains \"%s\"", path,
+                        info.model.type->name, t->model->type->name);
     if (info.graph_checksum != t->graph_checksum)
         return cg_error(CG_ERR_FORMAT, "%s: the checkpoint was trained on another graph (checksum %08x, this graph %08x)",
                         path, info.graph_checksum, t->graph_checksum);
@@ -579,7 +569,7 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *dir) {
     snprintf(path, sizeof path, "%s/optimizer_last.safetensors", dir);
     if ((s = cg_safetensors_open(path, &st)) != CG_OK) return s;
     cg_safetensors_info a, b;
-    int64_t n = t->model->params.total;
+    int64_t n = cg_model_params(t->model)->total;
     const char *fmt = cg_safetensors_metadata(st, "format");
     if (!fmt || strcmp(fmt, OPT_FORMAT) != 0 || cg_safetensors_find(st, "exp_avg", &a) != CG_OK ||
         cg_safetensors_find(st, "exp_avg_sq", &b) != CG_OK || a.numel != n || b.numel != n ||
