@@ -52,7 +52,7 @@ int main(int argc, char **argv) {
     }
     int total = warm + steps;
     int32_t *geno = malloc((size_t)total * B * 3 * sizeof *geno);
-    float *target = malloc((size_t)total * B * 2 * sizeof *target);
+    float *target = malloc((size_t)total * B * CG_NUM_LABELS * sizeof *target);
     FILE *f = fopen(genos, "r");
     if (!f || !geno || !target) {
         fprintf(stderr, "peer_cellgraph: cannot read %s\n", genos);
@@ -64,8 +64,12 @@ int main(int argc, char **argv) {
             fprintf(stderr, "peer_cellgraph: %s: need %d genotype lines (warm + steps) x batch\n", genos, total * B);
             return 1;
         }
-        target[2 * i] = strtof(a, NULL);
-        target[2 * i + 1] = strtof(b, NULL);
+        /* the file's interaction column is epsilon for a pair, tau for a triple */
+        const int ng = (geno[3 * i] >= 0) + (geno[3 * i + 1] >= 0) + (geno[3 * i + 2] >= 0), ki = cg_interaction_label(ng);
+        float *ti = target + CG_NUM_LABELS * i;
+        for (int k = 0; k < CG_NUM_LABELS; k++) ti[k] = NAN;
+        ti[CG_LABEL_FITNESS] = strtof(a, NULL);
+        if (ki >= 0) ti[ki] = strtof(b, NULL);
     }
     fclose(f);
 
@@ -110,7 +114,7 @@ int main(int argc, char **argv) {
         ctx.grad_enabled = true;
         cg_params_zero_grad(&m.params);
         cg_tensor *y = cg_hetero_cell_forward_mode(&ctx, &m, &v, path, NULL);
-        cg_tensor *loss = y ? cg_mse_weighted(&ctx, y, cg_tensor_wrap2(&ctx, B, 2, target + (int64_t)s * B * 2), NULL) : NULL;
+        cg_tensor *loss = y ? cg_mse_weighted(&ctx, y, cg_tensor_wrap2(&ctx, B, CG_NUM_LABELS, target + (int64_t)s * B * CG_NUM_LABELS), NULL) : NULL;
         float norm;
         if (!loss || cg_backward(&ctx, loss) != CG_OK || cg_clip_grad_norm(&m.params, 1.0f, &norm) != CG_OK ||
             cg_optim_step(&opt, &m.params) != CG_OK) {

@@ -11,9 +11,9 @@ writes tests/fixtures/parity/model_<case>.safetensors (metadata "format": "cellg
       rmr_rev: signed stoichiometry)
   genotypes i32 [G, 3] (-1 padding); dead.<type> u8 [G+1, N_type] (row 0: the wildtype, nothing dead;
       row b: genotype b-1 with the deletion rule of DESIGN section 3 applied by this script)
-  target f32 [G, 2] (NaN = missing label); metadata label_weights
+  target f32 [G, 3] (fitness, epsilon, tau; NaN = missing label); metadata label_weights
   param.<name> f32: every parameter under its cellgraph name
-  y f32 [G, 2], z_p f32 [G, D]: forward with graph 0 = wildtype
+  y f32 [G, 3], z_p f32 [G, D]: forward with graph 0 = wildtype
   loss f32 [1]: cg_mse_weighted(y, target, label_weights)
   grad.<name> f32: d loss / d parameter, every parameter
   adamw.losses f32 [steps+1]: the loss before each of `steps` steps of [zero_grad, forward, backward,
@@ -154,11 +154,12 @@ def make_case(name: str, cfg: HeteroCellConfig, seed: int, out_dir: str) -> str:
     model = model.double().train()
 
     batch = subgraph_batch(graph, deads)
-    target = torch.tensor(rng.normal(0, 1, (G, 2)), dtype=torch.float64)
+    target = torch.tensor(rng.normal(0, 1, (G, 3)), dtype=torch.float64)
     target[1, 1] = float("nan")
     target[3, 0] = float("nan")
     target[4, 1] = float("nan")
-    weights = [1.0, 0.5]
+    target[2, 2] = float("nan")
+    weights = [1.0, 0.5, 0.75]
 
     y, z_p = model(batch, return_zp=True)
     loss = mse_weighted(y, target, weights)

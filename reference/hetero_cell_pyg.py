@@ -14,7 +14,7 @@ and saves to a cellgraph checkpoint (reference/cellgraph_io.py):
                                                               layers.<l>.<rel>.{lin_l,lin_r,att,lin_edge,bias,norm,proj}
     z     = torch_geometric.nn.aggr.AttentionalAggregation(gate, transform) over the alive genes of each
             graph: gate D -> D/2 -> 1 (readout.gate.layers.0/1), transform D -> D, act, dropout (readout.transform)
-    z_p   = z_w - z_i;  y = head(z_p)   head: head_num_layers Linear layers D -> D ... -> 2 with
+    z_p   = z_w - z_i;  y = head(z_p)   head: head_num_layers Linear layers D -> D ... -> 3 with
             [LayerNorm, act, dropout] between them (head.layers.<i>, head.norms.<i>)
 
 Deletions are applied the PyG way: every genotype runs on its OWN perturbed graph (dead nodes and every
@@ -213,7 +213,7 @@ class HeteroCell(nn.Module):
                                            cfg.activation, cfg.dropout, cfg.attention_dropout)
             self.layers.append(convs)
         self.readout = Readout(D, cfg.activation, cfg.dropout)
-        self.head = MLP(D, D, 2, cfg.head_num_layers, True, cfg.activation, cfg.dropout, act_last=False)
+        self.head = MLP(D, D, 3, cfg.head_num_layers, True, cfg.activation, cfg.dropout, act_last=False)
 
     def encode(self, batch: "GraphBatch", mask_edges: bool = False) -> torch.Tensor:
         """z [S, D] for the S graphs of a batch (GraphBatch from subgraph_batch or lazy_batch)."""
@@ -244,7 +244,7 @@ class HeteroCell(nn.Module):
         return self.head(z_w - z_i)
 
     def forward(self, batch: "GraphBatch", return_zp: bool = False):
-        """Graph 0 of the batch is the wildtype, graphs 1..S-1 the genotypes: y [S-1, 2]."""
+        """Graph 0 of the batch is the wildtype, graphs 1..S-1 the genotypes: y [S-1, 3] (fitness, epsilon, tau)."""
         z = self.encode(batch)
         z_p = z[:1] - z[1:]
         y = self.head(z_p)

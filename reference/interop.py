@@ -59,8 +59,9 @@ def main():
 
     model, info = model_from_checkpoint(a.checkpoint, graph)
     stats = info["label_statistics"]
-    mean = np.array([stats["fitness"]["mean"], stats["gene_interaction"]["mean"]])
-    std = np.array([stats["fitness"]["std"], stats["gene_interaction"]["std"]])
+    labels = ("fitness", "epsilon", "tau")
+    mean = np.array([stats[k]["mean"] for k in labels])
+    std = np.array([stats[k]["std"] for k in labels])
     print(f"checkpoint {a.checkpoint}: step {info['metadata'].get('step')}, model {info['config'].to_dict()}")
     print(f"graph {gpath}; dataset {dpath}; {len(pick)} test genotypes "
           f"(|P| = 1: {(geno[:, 1] < 0).sum()}, 2: {((geno[:, 1] >= 0) & (geno[:, 2] < 0)).sum()}, "
@@ -79,8 +80,9 @@ def main():
             rows = [line.rstrip("\n").split("\t") for line in open(out)][1:]
         assert len(rows) == len(geno)
         for r, g in zip(rows, geno):  # the genes cellgraph resolved are the genotype's
-            assert sorted(r[-3].split(",")) == sorted(names[i] for i in g if i >= 0), (r, g)
-        return np.array([[float(r[-2]), float(r[-1])] for r in rows])
+            assert sorted(r[-4].split(",")) == sorted(names[i] for i in g if i >= 0), (r, g)
+        # fitness, epsilon (pairs), tau (triples); "NA" where a label is not defined for the genotype
+        return np.array([[float("nan") if v == "NA" else float(v) for v in r[-3:]] for r in rows])
 
     wt = {t: np.zeros(graph.n_nodes[t], bool) for t in TYPES}
 
@@ -96,14 +98,15 @@ def main():
         return np.concatenate(ys) * std + mean
 
     def compare(title, y, y_cg):
-        d = np.abs(y - y_cg)
+        y = np.where(np.isnan(y_cg), np.nan, y)  # only the labels cellgraph prints for each genotype
+        d = np.nan_to_num(np.abs(y - y_cg), nan=0.0)
         rel = d / np.maximum(np.abs(y), 1e-12)
         print(f"{title} (cellgraph predict prints 4 decimals), original units:")
-        for k, lab in enumerate(("fitness", "gene_interaction")):
+        for k, lab in enumerate(labels):
             i = int(np.argmax(d[:, k]))
             print(f"  {lab:17s} max |diff| {d[:, k].max():.3g}  max rel diff {rel[:, k].max():.3g}  "
                   f"(worst: {'+'.join(names[j] for j in geno[i] if j >= 0)}: cellgraph {y_cg[i, k]:.4f}, "
-                  f"PyG {y[i, k]:.6f})  PyG range [{y[:, k].min():.4f}, {y[:, k].max():.4f}]")
+                  f"PyG {y[i, k]:.6f})  PyG range [{np.nanmin(y[:, k]):.4f}, {np.nanmax(y[:, k]):.4f}]")
         return d.max()
 
     # 1. cellgraph checkpoint -> PyG

@@ -58,7 +58,13 @@ def run(a):
 
     rows = np.loadtxt(a.genotypes, dtype=str)
     geno = rows[:, :3].astype(np.int64)
-    target = rows[:, 3:].astype(np.float32)
+    # fitness, then the file's interaction column as epsilon (pairs) or tau (triples), NaN elsewhere
+    n_genes = (geno >= 0).sum(axis=1)
+    inter = rows[:, 4].astype(np.float32)
+    target = np.full((len(rows), 3), np.nan, np.float32)
+    target[:, 0] = rows[:, 3].astype(np.float32)
+    target[n_genes == 2, 1] = inter[n_genes == 2]
+    target[n_genes == 3, 2] = inter[n_genes == 3]
     need = (a.warm + a.steps) * a.batch
     assert len(geno) >= need, f"{a.genotypes}: {len(geno)} genotypes, need {need}"
     t0 = time.perf_counter()

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cellgraph/dataset.h"
+#include "cellgraph/phenotypes.h"
 #include "testutil.h"
 
 static const char *data_dir(void) {
@@ -37,13 +38,13 @@ static void test_merge_rule(void **state) {
     (void)state;
     cg_genes *g = small_genes();
     cg_pheno_record r[] = {
-        rec(1, 3, -1, CG_LABEL_GENE_INTERACTION, -0.10f, 0.03f, 0.01f),
+        rec(1, 3, -1, CG_LABEL_EPSILON, -0.10f, 0.03f, 0.01f),
         rec(0, -1, -1, CG_LABEL_FITNESS, 0.90f, 0.02f, NAN),
-        rec(1, 3, -1, CG_LABEL_GENE_INTERACTION, -0.20f, NAN, 0.20f),
-        rec(0, 2, 4, CG_LABEL_GENE_INTERACTION, 0.15f, NAN, 0.03f),
+        rec(1, 3, -1, CG_LABEL_EPSILON, -0.20f, NAN, 0.20f),
+        rec(0, 2, 4, CG_LABEL_TAU, 0.15f, NAN, 0.03f),
         rec(1, 3, -1, CG_LABEL_FITNESS, 0.70f, 0.05f, NAN),
         rec(0, -1, -1, CG_LABEL_FITNESS, 1.00f, NAN, NAN),
-        rec(1, 3, -1, CG_LABEL_GENE_INTERACTION, -0.30f, 0.04f, NAN),
+        rec(1, 3, -1, CG_LABEL_EPSILON, -0.30f, 0.04f, NAN),
     };
     int src[] = {0, 0, 1, 1, 0, 1, 1};
     cg_pheno_stats st[2] = {{.source = "a"}, {.source = "b"}};
@@ -53,14 +54,16 @@ static void test_merge_rule(void **state) {
     /* samples sorted by genotype: {0}, {0,2,4}, {1,3} */
     const int32_t want_g[3][3] = {{0, -1, -1}, {0, 2, 4}, {1, 3, -1}};
     assert_memory_equal(d.genotype, want_g, sizeof want_g);
-    const int F = CG_LABEL_FITNESS, E = CG_LABEL_GENE_INTERACTION, K = CG_NUM_LABELS;
+    const int F = CG_LABEL_FITNESS, E = CG_LABEL_EPSILON, T = CG_LABEL_TAU, K = CG_NUM_LABELS;
     assert_float_equal(d.label[0 * K + F], 0.95f, 1e-6);
     assert_float_equal(d.label_std[0 * K + F], 0.02f, 1e-6);
     assert_int_equal(d.label_count[0 * K + F], 2);
     assert_true(isnan(d.label[0 * K + E]) && d.label_count[0 * K + E] == 0);
-    assert_float_equal(d.label[1 * K + E], 0.15f, 1e-6);
-    assert_float_equal(d.label_p[1 * K + E], 0.03f, 1e-7);
-    assert_true(isnan(d.label[1 * K + F]));
+    assert_true(isnan(d.label[0 * K + T]) && d.label_count[0 * K + T] == 0);
+    assert_float_equal(d.label[1 * K + T], 0.15f, 1e-6);
+    assert_float_equal(d.label_p[1 * K + T], 0.03f, 1e-7);
+    assert_true(isnan(d.label[1 * K + F]) && isnan(d.label[1 * K + E]));
+    assert_true(isnan(d.label[2 * K + T]));
     assert_float_equal(d.label[2 * K + E], -0.20f, 1e-6);
     assert_float_equal(d.label_std[2 * K + E], 0.0353553f, 1e-6);
     assert_float_equal(d.label_p[2 * K + E], 0.20f, 1e-7);
@@ -123,15 +126,22 @@ static void test_real_counts(void **state) {
         }
         assert_true(any);
     }
-    print_message("samples %lld: singles %lld, pairs %lld, triples %lld; fitness %lld, gene_interaction %lld\n",
+    print_message("samples %lld: singles %lld, pairs %lld, triples %lld; fitness %lld, epsilon %lld, tau %lld\n",
                   (long long)D.n, (long long)by_size[1], (long long)by_size[2], (long long)by_size[3],
-                  (long long)with[0], (long long)with[1]);
+                  (long long)with[0], (long long)with[1], (long long)with[2]);
+    /* epsilon only on pairs, tau only on triples */
+    for (int64_t i = 0; i < D.n; i++) {
+        int ng = n_genes(D.genotype + 3 * i);
+        if (D.label_count[i * K + CG_LABEL_EPSILON] > 0) assert_int_equal(ng, 2);
+        if (D.label_count[i * K + CG_LABEL_TAU] > 0) assert_int_equal(ng, 3);
+    }
     assert_true(D.n >= 24000 && D.n <= 26500);
     assert_true(by_size[1] >= 4400 && by_size[1] <= 5000);
     assert_true(by_size[2] >= 16000 && by_size[2] <= 17300);
     assert_true(by_size[3] >= 3700 && by_size[3] <= 4000);
     assert_true(with[CG_LABEL_FITNESS] >= 13000 && with[CG_LABEL_FITNESS] <= 14300);
-    assert_true(with[CG_LABEL_GENE_INTERACTION] >= 19500 && with[CG_LABEL_GENE_INTERACTION] <= 21000);
+    assert_true(with[CG_LABEL_EPSILON] + with[CG_LABEL_TAU] >= 19500 && with[CG_LABEL_EPSILON] + with[CG_LABEL_TAU] <= 21000);
+    assert_true(with[CG_LABEL_TAU] >= 3700 && with[CG_LABEL_TAU] <= 4000);
     /* records per source (docs/data.md) */
     assert_int_equal(D.n_sources, 5);
     const struct { const char *name; int64_t lo, hi; } src[] = {
@@ -155,7 +165,7 @@ static void test_random_split(void **state) {
     /* each sample in exactly one split (disjoint and covering) */
     int64_t tot[3] = {0};
     for (int64_t i = 0; i < D.n; i++) {
-        assert_true(sp[i] >= 0 && sp[i] <= 2);
+        assert_true(sp[i] >= 0 && sp[i] <= 2); /* random: every sample in a split */
         tot[sp[i]]++;
     }
     assert_int_equal(tot[0] + tot[1] + tot[2], D.n);
@@ -164,8 +174,8 @@ static void test_random_split(void **state) {
         for (int ng = 1; ng <= 3; ng++) {
             int64_t c[3] = {0}, n = 0;
             for (int64_t i = 0; i < D.n; i++) {
-                int s = 0;
-                for (int k = 0; k < K; k++) s |= (D.label_count[i * K + k] > 0) << k;
+                const int32_t *lc = D.label_count + i * K;
+                int s = (lc[CG_LABEL_FITNESS] > 0) | (lc[CG_LABEL_EPSILON] > 0 || lc[CG_LABEL_TAU] > 0) << 1;
                 if (s != set || n_genes(D.genotype + 3 * i) != ng) continue;
                 c[sp[i]]++;
                 n++;
@@ -191,18 +201,25 @@ static void test_random_split(void **state) {
     cg_dataset_free(&again);
 }
 
-static void test_gene_split(void **state) {
-    (void)state;
-    if (!GENES) skip();
-    const int32_t *sp = D.split[CG_SPLIT_GENE];
-    /* genes of test genotypes: at least one is a test gene; no test or validation gene appears in training */
+/* the genes that appear in the training samples of split sp */
+static uint8_t *training_genes(const int32_t *sp) {
     uint8_t *in_train = calloc(D.n_genes, 1);
     for (int64_t i = 0; i < D.n; i++)
         if (sp[i] == CG_SPLIT_TRAIN)
             for (int k = 0; k < 3; k++)
                 if (D.genotype[3 * i + k] >= 0) in_train[D.genotype[3 * i + k]] = 1;
-    int64_t c[3] = {0};
+    return in_train;
+}
+
+static void test_gene_split(void **state) {
+    (void)state;
+    if (!GENES) skip();
+    const int32_t *sp = D.split[CG_SPLIT_GENE1];
+    /* gene1: every sample in a split; a val/test genotype touches a gene never seen in training */
+    uint8_t *in_train = training_genes(sp);
+    int64_t c[4] = {0};
     for (int64_t i = 0; i < D.n; i++) {
+        assert_true(sp[i] >= 0 && sp[i] <= 2);
         c[sp[i]]++;
         if (sp[i] == CG_SPLIT_TRAIN) continue;
         bool held = false;
@@ -210,10 +227,124 @@ static void test_gene_split(void **state) {
             int32_t gi = D.genotype[3 * i + k];
             if (gi >= 0 && !in_train[gi]) held = true;
         }
-        assert_true(held); /* a val/test genotype touches a gene never seen in training */
+        assert_true(held);
     }
     assert_true(c[0] > 0 && c[1] > 0 && c[2] > 0);
+    /* gene2: test and validation genotypes consist ONLY of genes never seen in training; training has no
+     * gene of a test or validation genotype; test and validation share no gene */
+    const int32_t *sp2 = D.split[CG_SPLIT_GENE2];
+    uint8_t *in_train2 = training_genes(sp2);
+    uint8_t *in_test = calloc(D.n_genes, 1);
+    int64_t c2[4] = {0};
+    for (int64_t i = 0; i < D.n; i++) {
+        assert_true(sp2[i] >= 0 && sp2[i] <= CG_SPLIT_NONE);
+        c2[sp2[i]]++;
+        if (sp2[i] == CG_SPLIT_TRAIN) assert_int_equal(sp[i], CG_SPLIT_TRAIN); /* the same held-out genes */
+        if (sp2[i] != CG_SPLIT_VAL && sp2[i] != CG_SPLIT_TEST) continue;
+        assert_int_equal(sp[i], sp2[i]);
+        for (int k = 0; k < 3; k++) {
+            int32_t gi = D.genotype[3 * i + k];
+            if (gi < 0) continue;
+            assert_false(in_train2[gi]);
+            if (sp2[i] == CG_SPLIT_TEST) in_test[gi] = 1;
+        }
+    }
+    for (int64_t i = 0; i < D.n; i++)
+        if (sp2[i] == CG_SPLIT_VAL)
+            for (int k = 0; k < 3; k++) assert_true(D.genotype[3 * i + k] < 0 || !in_test[D.genotype[3 * i + k]]);
+    print_message("gene1: train %lld val %lld test %lld; gene2: train %lld val %lld test %lld none %lld\n",
+                  (long long)c[0], (long long)c[1], (long long)c[2], (long long)c2[0], (long long)c2[1],
+                  (long long)c2[2], (long long)c2[3]);
+    assert_true(c2[0] > 0 && c2[1] > 0 && c2[2] > 0 && c2[3] > 0);
     free(in_train);
+    free(in_train2);
+    free(in_test);
+}
+
+/* the query split: read the SGA screen again and map every record to its sample; no query strain has
+ * records in two parts of the split (in particular none in both training and test) */
+typedef struct qmap {
+    int64_t n, cap;
+    int64_t *key;  /* query key */
+    int32_t *part; /* split part of the record's sample */
+} qmap;
+
+static int64_t find_sample(const int32_t *g) {
+    int64_t lo = 0, hi = D.n - 1;
+    while (lo <= hi) {
+        int64_t mid = (lo + hi) / 2;
+        int c = 0;
+        const int32_t *m = D.genotype + 3 * mid;
+        for (int k = 0; k < 3 && c == 0; k++) c = m[k] < g[k] ? -1 : m[k] > g[k] ? 1 : 0;
+        if (c == 0) return mid;
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return -1;
+}
+
+static cg_status qmap_emit(void *ctx, const cg_pheno_record *r) {
+    qmap *q = ctx;
+    if (r->n_query == 0) return CG_OK;
+    int64_t s = find_sample(r->genes);
+    if (s < 0) return cg_error(CG_ERR_STATE, "record of line %lld has no sample", (long long)r->line);
+    if (q->n == q->cap) {
+        q->cap = q->cap ? 2 * q->cap : 4096;
+        q->key = realloc(q->key, q->cap * sizeof *q->key);
+        q->part = realloc(q->part, q->cap * sizeof *q->part);
+    }
+    q->key[q->n] = ((int64_t)r->query[0] + 1) * ((int64_t)1 << 32) + (r->n_query == 2 ? r->query[1] + 1 : 0);
+    q->part[q->n++] = D.split[CG_SPLIT_QUERY][s];
+    return CG_OK;
+}
+
+static int cmp_pair(const void *a, const void *b) {
+    const int64_t *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] > y[0]) - (x[0] < y[0]) : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static void test_query_split(void **state) {
+    (void)state;
+    if (!GENES) skip();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/phenotypes/sga-test-screen/scored_triple_test_small_trigenic.txt", data_dir());
+    qmap q = {0};
+    if (cg_read_sga_table(path, GENES, 30, qmap_emit, &q, NULL) != CG_OK) fail_msg("%s", cg_last_error());
+    assert_true(q.n > 10000);
+    int64_t *kp = malloc(2 * q.n * sizeof *kp);
+    for (int64_t i = 0; i < q.n; i++) kp[2 * i] = q.key[i], kp[2 * i + 1] = q.part[i];
+    qsort(kp, q.n, 2 * sizeof *kp, cmp_pair);
+    int64_t queries = 0, held[3] = {0}, ukey[64], upart[64];
+    for (int64_t i = 0; i < q.n; i++) {
+        if (i > 0 && kp[2 * i] == kp[2 * i - 2]) {
+            if (kp[2 * i + 1] != kp[2 * i - 1]) fail_msg("query %llx has records in parts %lld and %lld",
+                                                        (unsigned long long)kp[2 * i], (long long)kp[2 * i - 1],
+                                                        (long long)kp[2 * i + 1]);
+            continue;
+        }
+        assert_true(queries < 64);
+        ukey[queries] = kp[2 * i], upart[queries] = kp[2 * i + 1];
+        queries++;
+        held[kp[2 * i + 1]]++;
+    }
+    print_message("query split: %lld query strains: train %lld, val %lld, test %lld\n", (long long)queries,
+                  (long long)held[0], (long long)held[1], (long long)held[2]);
+    assert_true(held[1] > 0 && held[2] > 0 && held[0] > held[2]);
+    /* strains that share a query gene (a double-mutant query and its digenic control) are in one part */
+    for (int64_t i = 0; i < queries; i++)
+        for (int64_t j = 0; j < queries; j++) {
+            int64_t gi[2] = {(ukey[i] >> 32) - 1, (ukey[i] & 0xffffffff) - 1};
+            int64_t gj[2] = {(ukey[j] >> 32) - 1, (ukey[j] & 0xffffffff) - 1};
+            for (int x = 0; x < 2; x++)
+                for (int y = 0; y < 2; y++)
+                    if (gi[x] >= 0 && gi[x] == gj[y]) assert_int_equal(upart[i], upart[j]);
+        }
+    /* only SGA samples are held out */
+    for (int64_t i = 0; i < D.n; i++)
+        if (D.split[CG_SPLIT_QUERY][i] != CG_SPLIT_TRAIN) assert_true(D.source_mask[i] & (1 << 3));
+    free(kp);
+    free(q.key);
+    free(q.part);
 }
 
 static void test_roundtrip(void **state) {
@@ -227,7 +358,7 @@ static void test_roundtrip(void **state) {
     assert_int_equal(l.n, D.n);
     assert_memory_equal(l.genotype, D.genotype, 3 * D.n * sizeof(int32_t));
     assert_memory_equal(l.label, D.label, CG_NUM_LABELS * D.n * sizeof(float));
-    assert_memory_equal(l.split[CG_SPLIT_GENE], D.split[CG_SPLIT_GENE], D.n * sizeof(int32_t));
+    for (int k = 0; k < CG_SPLIT_KINDS; k++) assert_memory_equal(l.split[k], D.split[k], D.n * sizeof(int32_t));
     assert_int_equal(l.genes_checksum, cg_genes_checksum(GENES));
     assert_int_equal(l.n_sources, D.n_sources);
     assert_string_equal(l.sources[0].source, D.sources[0].source);
@@ -246,7 +377,7 @@ static void test_roundtrip(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merge_rule),   cmocka_unit_test(test_real_counts), cmocka_unit_test(test_random_split),
-        cmocka_unit_test(test_gene_split),   cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_gene_split),   cmocka_unit_test(test_query_split), cmocka_unit_test(test_roundtrip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

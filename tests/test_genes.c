@@ -9,6 +9,7 @@
  *   "YLR154W-A" is a systematic name and an alias of YLR154W-C (TAR1): the systematic name wins
  * Malformed input is checked on small files written to the temporary directory.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +285,57 @@ static void test_malformed_files(void **state) {
                         "S2\tORF\tVerified\tyaa001w\tABC2\t\n",
                         ": line 2: duplicate systematic name", NULL);
     expect_format_error("genes_no_orf.tab", "S1\tCDS\t\t\t\t\n", "no rows with feature type ORF", NULL);
+    expect_format_error("genes_torn.tab",
+                        "S1\tORF\tVerified\tYAA001W\tABC1\t\n"
+                        "S2\n"
+                        "S3\tORF\tVerified\tYAA003W\tABC3\t\n",
+                        ": line 2: ", "single column");
+}
+
+/* issue 18 item 6: an ORF row of the real file torn to its first column (or with its feature type
+ * blanked) is an error naming the file and the line; it used to pass for another feature type, leaving
+ * 6,603 genes and every later gene index shifted. The damaged copy is made here from the real file. */
+static void torn_copy_fails(const char *src, int which_orf, bool blank_type_only) {
+    char path[4096], want[64];
+    tu_temp_path(path, sizeof path, "SGD_features_torn.tab");
+    FILE *in = fopen(src, "r"), *out = fopen(path, "w");
+    assert_non_null(in);
+    assert_non_null(out);
+    char line[1 << 14];
+    long lineno = 0, torn_line = -1;
+    int orfs = 0;
+    while (fgets(line, sizeof line, in)) {
+        lineno++;
+        char *t1 = strchr(line, '\t');
+        if (torn_line < 0 && t1 && strncmp(t1 + 1, "ORF\t", 4) == 0 && ++orfs == which_orf) {
+            torn_line = lineno;
+            if (blank_type_only) memmove(t1 + 1, t1 + 4, strlen(t1 + 4) + 1); /* "S...\t\tVerified..." */
+            else strcpy(t1, "\n");                                       /* "S...\n" */
+        }
+        fputs(line, out);
+    }
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+    assert_true(torn_line > 0);
+    cg_genes *g = (cg_genes *)1;
+    cg_status st = cg_genes_load(path, &g);
+    snprintf(want, sizeof want, ": line %ld: ", torn_line);
+    const char *msg = cg_last_error();
+    if (st != CG_ERR_FORMAT || !strstr(msg, path) || !strstr(msg, want))
+        fail_msg("ORF row %d (line %ld) %s: status %d, %d genes, message: %s", which_orf, torn_line,
+                 blank_type_only ? "without its type" : "torn", (int)st, st == CG_OK ? cg_genes_count(g) : 0, msg);
+    assert_null(g);
+    assert_non_null(strstr(msg, blank_type_only ? "empty feature type" : "single column"));
+    remove(path);
+}
+
+static void test_torn_orf_row(void **state) {
+    NEED_DATA();
+    char src[4096];
+    snprintf(src, sizeof src, "%s/sgd/SGD_features.tab", getenv("CELLGRAPH_TEST_DATA"));
+    torn_copy_fails(src, 1000, false);
+    torn_copy_fails(src, 6604, false); /* the last one */
+    torn_copy_fails(src, 17, true);
 }
 
 int main(void) {
@@ -297,6 +349,7 @@ int main(void) {
         cmocka_unit_test(test_small_file),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_malformed_files),
+        cmocka_unit_test(test_torn_orf_row),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

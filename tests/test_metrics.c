@@ -224,14 +224,15 @@ static void test_format(void **state) {
 enum { NS = 9 };
 static const int32_t G_GENO[NS][3] = {{0, -1, -1}, {1, -1, -1}, {2, -1, -1}, {0, 1, -1}, {0, 2, -1},
                                       {1, 3, -1},  {0, 1, 4},   {3, -1, -1}, {4, -1, -1}};
-static float G_LABEL[NS][2];
+static float G_LABEL[NS][CG_NUM_LABELS];
 static const int32_t G_SPLIT_R[NS] = {0, 0, 2, 0, 2, 2, 1, 0, 1};
 static const int32_t G_SPLIT_G[NS] = {2, 0, 0, 0, 0, 0, 0, 0, 0};
 
 static cg_dataset toy_dataset(void) {
     const float fit[NS] = {0.9f, 0.8f, 0.5f, 0.7f, 0.3f, NAN, 0.5f, NAN, 1.1f};
     const float gi[NS] = {NAN, NAN, NAN, -0.02f, 0.1f, 0.05f, NAN, NAN, NAN};
-    for (int s = 0; s < NS; s++) G_LABEL[s][0] = fit[s], G_LABEL[s][1] = gi[s];
+    /* the interactions are pair epsilons; no tau */
+    for (int s = 0; s < NS; s++) G_LABEL[s][0] = fit[s], G_LABEL[s][1] = gi[s], G_LABEL[s][2] = NAN;
     cg_dataset d;
     memset(&d, 0, sizeof d);
     d.n = NS;
@@ -247,7 +248,7 @@ static void test_baseline_mean(void **state) {
     (void)state;
     cg_dataset d = toy_dataset();
     const int64_t smp[3] = {2, 4, 5};
-    float pred[3][2];
+    float pred[3][CG_NUM_LABELS];
     assert_int_equal(cg_baseline_predict(&d, CG_SPLIT_RANDOM, CG_BASELINE_MEAN, smp, 3, &pred[0][0]), CG_OK);
     for (int i = 0; i < 3; i++) {
         assert_float_equal(pred[i][0], 0.8, 1e-6);
@@ -262,8 +263,10 @@ static void test_baseline_mean(void **state) {
     assert_float_equal(m[CG_LABEL_FITNESS].mse, 0.17, 1e-6);
     assert_float_equal(m[CG_LABEL_FITNESS].r2, -16.0, 1e-4);
     assert_true(isnan(m[CG_LABEL_FITNESS].pearson));
-    assert_int_equal(m[CG_LABEL_GENE_INTERACTION].n, 2);
-    assert_float_equal(m[CG_LABEL_GENE_INTERACTION].mse, 0.00965, 1e-8);
+    assert_int_equal(m[CG_LABEL_EPSILON].n, 2);
+    assert_float_equal(m[CG_LABEL_EPSILON].mse, 0.00965, 1e-8);
+    assert_int_equal(m[CG_LABEL_TAU].n, 0);
+    assert_float_equal(pred[0][2], 0.0, 0); /* tau: no training value, its null value */
     /* a label with no training value predicts its null value: GI in the gene split has s3, s4, s5 in
      * training; remove GI from training by using a split where only s0..s2 train */
     const int32_t only_singles[NS] = {0, 0, 0, 2, 2, 2, 2, 2, 2};
@@ -278,11 +281,11 @@ static void test_baseline_multiplicative(void **state) {
     cg_dataset d = toy_dataset();
     const int64_t smp[7] = {2, 4, 5, 6, 8, 3, 0};
     const double want[7] = {0.85, 0.765, 0.68, 0.612, 0.85, 0.72, 0.9};
-    float pred[7][2];
+    float pred[7][CG_NUM_LABELS];
     assert_int_equal(cg_baseline_predict(&d, CG_SPLIT_RANDOM, CG_BASELINE_MULTIPLICATIVE, smp, 7, &pred[0][0]), CG_OK);
     for (int i = 0; i < 7; i++) {
         assert_float_equal(pred[i][0], want[i], 1e-6);
-        assert_true(pred[i][1] == 0.0f);
+        assert_true(pred[i][1] == 0.0f && pred[i][2] == 0.0f);
     }
     /* the split kind is honoured: gene split (s0 held out, gene 0 falls back to 0.8) */
     const int64_t s30[2] = {3, 0};
@@ -306,10 +309,35 @@ static void test_baseline_multiplicative(void **state) {
     assert_float_equal(pred[0][0], 1.0, 0);
 }
 
+/* The per-gene additive baseline by hand on the toy dataset, random split (training samples s0 {0} 0.9,
+ * s1 {1} 0.8, s3 {0,1} 0.7 with epsilon -0.02, s7 {3} no fitness):
+ *   fitness mean 0.8; residuals: gene 0 (0.1 - 0.1) / 2 = 0, gene 1 (0 - 0.1) / 2 = -0.05, genes 2-4 none: 0
+ *   epsilon mean -0.02; residuals of genes 0 and 1: 0; tau: no training value: 0 everywhere
+ *   s4 {0,2}: 0.8 + (0 + 0) / 2 = 0.8, epsilon -0.02; s5 {1,3}: 0.8 + (-0.05 + 0) / 2 = 0.775;
+ *   s6 {0,1,4}: 0.8 + (0 - 0.05 + 0) / 3 = 0.783333, tau 0; s1 {1}: 0.75; s2 {2}: 0.8 */
+static void test_baseline_additive(void **state) {
+    (void)state;
+    cg_dataset d = toy_dataset();
+    const int64_t smp[5] = {4, 5, 6, 1, 2};
+    const double want_f[5] = {0.8, 0.775, 0.7833333, 0.75, 0.8};
+    float pred[5][CG_NUM_LABELS];
+    assert_int_equal(cg_baseline_predict(&d, CG_SPLIT_RANDOM, CG_BASELINE_ADDITIVE, smp, 5, &pred[0][0]), CG_OK);
+    for (int i = 0; i < 5; i++) {
+        assert_float_equal(pred[i][CG_LABEL_FITNESS], want_f[i], 1e-6);
+        assert_float_equal(pred[i][CG_LABEL_EPSILON], -0.02, 1e-7);
+        assert_float_equal(pred[i][CG_LABEL_TAU], 0.0, 0);
+    }
+    /* the split kind is honoured: in the gene split only s0 is held out: training fitness s1 0.8, s2 0.5,
+     * s3 0.7, s4 0.3, s6 0.5, s8 1.1 -> mean 0.65; gene 0: s3 0.05, s4 -0.35, s6 -0.15 -> -0.15; gene 2:
+     * s2 -0.15, s4 -0.35 -> -0.25; s4 {0,2}: 0.65 + (-0.15 - 0.25) / 2 = 0.45 */
+    assert_int_equal(cg_baseline_predict(&d, CG_SPLIT_GENE, CG_BASELINE_ADDITIVE, smp, 1, &pred[0][0]), CG_OK);
+    assert_float_equal(pred[0][CG_LABEL_FITNESS], 0.45, 1e-6);
+}
+
 static void test_baseline_errors(void **state) {
     (void)state;
     cg_dataset d = toy_dataset();
-    float pred[2][2];
+    float pred[2][CG_NUM_LABELS];
     const int64_t bad[1] = {NS};
     assert_int_equal(cg_baseline_predict(&d, CG_SPLIT_RANDOM, CG_BASELINE_MEAN, bad, 1, &pred[0][0]), CG_ERR_INVALID_ARG);
     assert_non_null(strstr(cg_last_error(), "sample index 9"));
@@ -325,16 +353,17 @@ static void test_baseline_errors(void **state) {
     /* metrics_eval names the label and row of a bad prediction */
     d.n_genes = 5;
     const int64_t two[2] = {3, 4};
-    float p2[2][2] = {{0.5f, 0.0f}, {0.5f, NAN}};
+    float p2[2][CG_NUM_LABELS] = {{0.5f, 0.0f, 0.0f}, {0.5f, NAN, 0.0f}};
     cg_metrics m[CG_NUM_LABELS];
     assert_int_equal(cg_metrics_eval(&d, two, 2, &p2[0][0], m), CG_ERR_INVALID_ARG);
-    assert_non_null(strstr(cg_last_error(), "gene_interaction"));
+    assert_non_null(strstr(cg_last_error(), "epsilon"));
     assert_non_null(strstr(cg_last_error(), "prediction 1"));
     /* names */
     cg_baseline b;
     assert_true(cg_baseline_parse("multiplicative", &b) && b == CG_BASELINE_MULTIPLICATIVE);
     assert_true(cg_baseline_parse("mean", &b) && b == CG_BASELINE_MEAN);
     assert_string_equal(cg_baseline_name(CG_BASELINE_MEAN), "training_mean");
+    assert_true(cg_baseline_parse("additive", &b) && b == CG_BASELINE_ADDITIVE);
     assert_false(cg_baseline_parse("median", &b));
 }
 
@@ -665,6 +694,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_baseline_mean),
         cmocka_unit_test(test_baseline_multiplicative),
+        cmocka_unit_test(test_baseline_additive),
         cmocka_unit_test(test_baseline_errors),
         cmocka_unit_test(test_split_samples),
         cmocka_unit_test(test_plot_losses),

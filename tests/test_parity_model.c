@@ -169,8 +169,8 @@ static void open_case(parity_case *c, const char *name) {
                                    .same_type = REL_SRC(r) == REL_DST(r), .B = B, .dead_src = v->dead[REL_SRC(r)],
                                    .dead_dst = v->dead[REL_DST(r)], .dead_stride = W};
     }
-    c->target = get(f, "target", CG_ST_F32, c->G * 2, NULL);
-    c->weights = get(f, "label_weights", CG_ST_F32, 2, NULL);
+    c->target = get(f, "target", CG_ST_F32, c->G * CG_NUM_LABELS, NULL);
+    c->weights = get(f, "label_weights", CG_ST_F32, CG_NUM_LABELS, NULL);
 
     /* the model, parameters loaded by name; both sides must name the same set */
     if (cg_hetero_cell_init(&c->m, &c->cfg, n_nodes) != CG_OK) fail_msg("%s", cg_last_error());
@@ -212,7 +212,7 @@ static cg_tensor *run(parity_case *c, cg_ctx *ctx, cg_perturbation_path mode, cg
     cg_tensor *z_p = NULL;
     cg_tensor *y = cg_hetero_cell_forward_mode(ctx, &c->m, &c->v, mode, &z_p);
     if (!y) fail_msg("forward: %s", cg_last_error());
-    cg_tensor *l = cg_mse_weighted(ctx, y, cg_tensor_wrap2(ctx, c->G, 2, c->target), c->weights);
+    cg_tensor *l = cg_mse_weighted(ctx, y, cg_tensor_wrap2(ctx, c->G, CG_NUM_LABELS, c->target), c->weights);
     if (!l) fail_msg("loss: %s", cg_last_error());
     if (y_out) *y_out = y;
     if (zp_out) *zp_out = z_p;
@@ -234,9 +234,9 @@ static void check_case(const char *case_name, cg_perturbation_path mode) {
     cg_tensor *y, *z_p;
     cg_tensor *l = run(&c, &ctx, mode, &y, &z_p);
     assert_int_equal(cg_backward(&ctx, l), CG_OK);
-    float *y_ref = get(f, "y", CG_ST_F32, c.G * 2, NULL), *zp_ref = get(f, "z_p", CG_ST_F32, c.G * D, NULL);
+    float *y_ref = get(f, "y", CG_ST_F32, c.G * CG_NUM_LABELS, NULL), *zp_ref = get(f, "z_p", CG_ST_F32, c.G * D, NULL);
     float *l_ref = get(f, "loss", CG_ST_F32, 1, NULL);
-    double ey = rel_err(cg_f32(y), y_ref, c.G * 2, NULL), ez = rel_err(cg_f32(z_p), zp_ref, c.G * D, NULL);
+    double ey = rel_err(cg_f32(y), y_ref, c.G * CG_NUM_LABELS, NULL), ez = rel_err(cg_f32(z_p), zp_ref, c.G * D, NULL);
     double el = fabs((double)cg_f32(l)[0] - l_ref[0]) / fabs((double)l_ref[0]);
     printf("[%s] y rel err %.3g, z_p rel err %.3g, loss %.7g vs %.7g (rel err %.3g)\n", name, ey, ez, cg_f32(l)[0],
            l_ref[0], el);

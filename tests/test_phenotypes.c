@@ -52,7 +52,7 @@ static double now_s(void) {
 }
 
 /* Records collected by the callback (test only: the readers themselves keep nothing). */
-#define MAX_RECS 64
+#define MAX_RECS 128
 typedef struct collect {
     cg_pheno_record r[MAX_RECS];
     int n;
@@ -185,7 +185,11 @@ static int teardown_tiny(void **state) {
 static void test_label_name(void **state) {
     (void)state;
     assert_string_equal(cg_label_name(CG_LABEL_FITNESS), "fitness");
-    assert_string_equal(cg_label_name(CG_LABEL_GENE_INTERACTION), "gene_interaction");
+    assert_string_equal(cg_label_name(CG_LABEL_EPSILON), "epsilon");
+    assert_string_equal(cg_label_name(CG_LABEL_TAU), "tau");
+    assert_int_equal(cg_label_parse("tau"), CG_LABEL_TAU);
+    assert_int_equal(cg_label_parse("gene_interaction"), -2);
+    assert_int_equal(cg_label_parse("nope"), -1);
     assert_string_equal(cg_label_name(CG_NUM_LABELS), "unknown");
 }
 
@@ -320,11 +324,11 @@ static void test_dcell_small(void **state) {
     assert_string_equal(st.source, "dcell_go0006281:training");
     assert_int_equal(st.rows, 8);
     assert_int_equal(st.records, 5);
-    check_rec(&c, 0, TFC3, VPS8, -1, CG_LABEL_GENE_INTERACTION, 0.0447f, NAN, NAN, 1);
-    check_rec(&c, 1, NTH2, CDC10, -1, CG_LABEL_GENE_INTERACTION, -0.91f, NAN, NAN, 2);
-    check_rec(&c, 2, VPS8, ERG26, -1, CG_LABEL_GENE_INTERACTION, 0.42f, NAN, NAN, 6);
-    check_rec(&c, 3, TFC3, CDC10, -1, CG_LABEL_GENE_INTERACTION, 0.01f, NAN, NAN, 7);
-    check_rec(&c, 4, TFC3, CDC10, -1, CG_LABEL_GENE_INTERACTION, 0.01f, NAN, NAN, 8);
+    check_rec(&c, 0, TFC3, VPS8, -1, CG_LABEL_EPSILON, 0.0447f, NAN, NAN, 1);
+    check_rec(&c, 1, NTH2, CDC10, -1, CG_LABEL_EPSILON, -0.91f, NAN, NAN, 2);
+    check_rec(&c, 2, VPS8, ERG26, -1, CG_LABEL_EPSILON, 0.42f, NAN, NAN, 6);
+    check_rec(&c, 3, TFC3, CDC10, -1, CG_LABEL_EPSILON, 0.01f, NAN, NAN, 7);
+    check_rec(&c, 4, TFC3, CDC10, -1, CG_LABEL_EPSILON, 0.01f, NAN, NAN, 8);
     assert_int_equal(dropped(&st, "gene repeated in genotype"), 1);
     assert_string_equal(example(&st, "gene repeated in genotype"), "YAL001C");
     assert_int_equal(dropped(&st, "unknown gene"), 1);
@@ -427,12 +431,12 @@ static void test_sga_costanzo(void **state) {
     assert_int_equal(st.rows, 10);
     assert_int_equal(st.records, 7);
     assert_int_equal(c.n, 7);
-    check_rec(&c, 0, TFC3, VPS8, -1, CG_LABEL_GENE_INTERACTION, -0.15f, NAN, 0.001f, 2);
+    check_rec(&c, 0, TFC3, VPS8, -1, CG_LABEL_EPSILON, -0.15f, NAN, 0.001f, 2);
     check_rec(&c, 1, TFC3, VPS8, -1, CG_LABEL_FITNESS, 0.70f, 0.02f, NAN, 2);
-    check_rec(&c, 2, TFC3, VPS8, -1, CG_LABEL_GENE_INTERACTION, -0.15f, NAN, 0.001f, 3);
+    check_rec(&c, 2, TFC3, VPS8, -1, CG_LABEL_EPSILON, -0.15f, NAN, 0.001f, 3);
     check_rec(&c, 3, TFC3, VPS8, -1, CG_LABEL_FITNESS, 0.70f, 0.02f, NAN, 3);
     check_rec(&c, 4, TFC3, ERG26, -1, CG_LABEL_FITNESS, 0.75f, 0.03f, NAN, 7);
-    check_rec(&c, 5, NTH2, CDC10, -1, CG_LABEL_GENE_INTERACTION, 0.05f, NAN, 0.2f, 11);
+    check_rec(&c, 5, NTH2, CDC10, -1, CG_LABEL_EPSILON, 0.05f, NAN, 0.2f, 11);
     check_rec(&c, 6, NTH2, CDC10, -1, CG_LABEL_FITNESS, 0.95f, NAN, NAN, 11);
     assert_int_equal(st.n_reasons, 6);
     assert_int_equal(dropped(&st, "array not a deletion allele"), 1);
@@ -452,7 +456,7 @@ static void test_sga_costanzo(void **state) {
     assert_int_equal(cg_read_sga_table(p, fx->g, 26, collect_emit, &c, &st), CG_OK);
     assert_string_equal(st.source, "costanzo2016_26C:SGA_ExN_NxE");
     assert_int_equal(st.records, 2);
-    check_rec(&c, 0, TFC3, CDC10, -1, CG_LABEL_GENE_INTERACTION, 0.03f, NAN, 0.2f, 5);
+    check_rec(&c, 0, TFC3, CDC10, -1, CG_LABEL_EPSILON, 0.03f, NAN, 0.2f, 5);
     check_rec(&c, 1, TFC3, CDC10, -1, CG_LABEL_FITNESS, 0.84f, 0.01f, NAN, 5);
     assert_int_equal(dropped(&st, "temperature 30 C"), 9);
     c.n = 0;
@@ -505,9 +509,9 @@ static void test_sga_kuzmin2018(void **state) {
     assert_string_equal(st.source, "kuzmin:aao1729_data_s1");
     assert_int_equal(st.rows, 5);
     assert_int_equal(st.records, 4);
-    check_rec(&c, 0, TFC3, NTG1, -1, CG_LABEL_GENE_INTERACTION, -0.025f, NAN, 0.3166f, 2);
+    check_rec(&c, 0, TFC3, NTG1, -1, CG_LABEL_EPSILON, -0.025f, NAN, 0.3166f, 2);
     check_rec(&c, 1, TFC3, NTG1, -1, CG_LABEL_FITNESS, 0.83f, 0.024f, NAN, 2);
-    check_rec(&c, 2, TFC3, NTG1, NTG2, CG_LABEL_GENE_INTERACTION, -0.08f, NAN, 0.01f, 3);
+    check_rec(&c, 2, TFC3, NTG1, NTG2, CG_LABEL_TAU, -0.08f, NAN, 0.01f, 3);
     check_rec(&c, 3, TFC3, NTG1, NTG2, CG_LABEL_FITNESS, 0.60f, 0.05f, NAN, 3);
     assert_int_equal(dropped(&st, "array not a deletion allele"), 1);
     assert_int_equal(dropped(&st, "query not a deletion allele"), 1);
@@ -551,9 +555,9 @@ static void test_sga_kuzmin2020(void **state) {
     assert_string_equal(st.source, "kuzmin:aaz5667-Table-S1");
     assert_int_equal(st.rows, 4);
     assert_int_equal(st.records, 4);
-    check_rec(&c, 0, NTG1, CDC10, -1, CG_LABEL_GENE_INTERACTION, -0.2f, NAN, 0.04f, 3);
+    check_rec(&c, 0, NTG1, CDC10, -1, CG_LABEL_EPSILON, -0.2f, NAN, 0.04f, 3);
     check_rec(&c, 1, NTG1, CDC10, -1, CG_LABEL_FITNESS, 0.5f, 0.1f, NAN, 3);
-    check_rec(&c, 2, NTG1, NTH2, NTG2, CG_LABEL_GENE_INTERACTION, 0.03f, NAN, 0.5f, 6);
+    check_rec(&c, 2, NTG1, NTH2, NTG2, CG_LABEL_TAU, 0.03f, NAN, 0.5f, 6);
     check_rec(&c, 3, NTG1, NTH2, NTG2, CG_LABEL_FITNESS, 0.9f, NAN, NAN, 6);
     assert_int_equal(dropped(&st, "query not a deletion allele"), 1);
     assert_int_equal(dropped(&st, "NaN gene_interaction"), 1);
@@ -578,13 +582,87 @@ static void test_sga_test_screen(void **state) {
     assert_string_equal(st.source, "sga_test_screen:trigenic");
     assert_int_equal(st.rows, 5);
     assert_int_equal(st.records, 4);
-    check_rec(&c, 0, TFC3, NTG1, -1, CG_LABEL_GENE_INTERACTION, 0.0167f, NAN, 0.3166f, 2);
+    check_rec(&c, 0, TFC3, NTG1, -1, CG_LABEL_EPSILON, 0.0167f, NAN, 0.3166f, 2);
     check_rec(&c, 1, TFC3, NTG1, -1, CG_LABEL_FITNESS, 0.9787f, 0.024f, NAN, 2);
-    check_rec(&c, 2, VPS8, NTG1, NTG2, CG_LABEL_GENE_INTERACTION, -0.0134f, NAN, 0.3662f, 3);
+    check_rec(&c, 2, VPS8, NTG1, NTG2, CG_LABEL_TAU, -0.0134f, NAN, 0.3662f, 3);
     check_rec(&c, 3, VPS8, NTG1, NTG2, CG_LABEL_FITNESS, 1.0066f, 0.0289f, NAN, 3);
     assert_int_equal(dropped(&st, "array not a deletion allele"), 1);
     assert_int_equal(dropped(&st, "query not a deletion allele"), 1); /* code y without allele names */
     assert_int_equal(dropped(&st, "no query gene besides ho (YDL227C)"), 1);
+}
+
+/* The published Costanzo 2016 Data File S1 header, byte for byte (11 columns; ε in UTF-8). */
+#define COSTANZO_S1_HEADER                                                                                             \
+    "Query Strain ID\tQuery allele name\tArray Strain ID\tArray allele name\tArraytype/Temp\t"                         \
+    "Genetic interaction score (\xCE\xB5)\tP-value\tQuery single mutant fitness (SMF)\tArray SMF\t"                    \
+    "Double mutant fitness\tDouble mutant fitness standard deviation\n"
+
+/* Empty fields, as the published tables write a missing value (the real samples leave "Query single mutant
+ * fitness (SMF)" empty): NaN in the four numeric columns the reader parses (phenotypes.h); suppressor
+ * strains (code S) are not deletions, a dma strain whose allele name carries "-supp1" is. */
+static void test_sga_costanzo_empty_fields(void **state) {
+    fixture *fx = *state;
+    const char *p = fx_path(fx, "SGA_NxN.txt");
+    write_text(p, COSTANZO_S1_HEADER
+               /* 2: empty P-value and query SMF: epsilon with NaN p-value, fitness */
+               "YAL001C_sn1\ttfc3\tYAL002W_dma1\tvps8\tDMA30\t-0.15\t\t\t0.95\t0.70\t0.02\n"
+               /* 3: empty std, the last field: fitness with NaN std */
+               "YAL001C_sn1\ttfc3\tYCR002C_dma7\tcdc10\tDMA30\t0.03\t0.2\t0.9\t0.9\t0.84\t\n"
+               /* 4: empty score and P-value: "NaN gene_interaction", fitness kept */
+               "YBR001C_sn2\tnth2\tYGL001C_dma4\terg26\tDMA30\t\t\t0.9\t0.8\t0.75\t0.03\n"
+               /* 5: a blank (one space) fitness: "NaN fitness", epsilon kept */
+               "YBR001C_sn2\tnth2\tYOL043C_dma12\tntg2\tDMA30\t0.05\t0.3\t\t\t \t0.01\n"
+               /* 6: every numeric field empty: both counted, nothing emitted */
+               "YBR001C_sn2\tnth2\tYAL002W_dma1\tvps8\tDMA30\t\t\t\t\t\t\n"
+               /* 7: a suppressor-carrying query strain (code S) */
+               "YAL015C_S253\tntg1-supp1\tYAL001C_dma91\ttfc3\tDMA30\t0.1\t0.2\t0.9\t0.9\t0.8\t0.01\n"
+               /* 8: a deletion array whose allele name has a suppressor suffix: a deletion */
+               "YAL015C_sn3\tntg1\tYAL001C_dma5246\ttfc3-supp1\tDMA30\t0.1\t0.2\t0.9\t0.9\t0.8\t0.01\n"
+               /* 9: a suppressor-carrying array strain (code S), checked before the TS query */
+               "YOL043C_tsq5\tntg2-1\tYAL001C_S6\ttfc3-supp1\tDMA30\t0.1\t0.2\t0.9\t0.9\t0.8\t0.01\n");
+    collect c = {0};
+    cg_pheno_stats st;
+    assert_int_equal(cg_read_sga_table(p, fx->g, 30, collect_emit, &c, &st), CG_OK);
+    print_stats(&st);
+    assert_string_equal(st.source, "costanzo2016_30C:SGA_NxN");
+    assert_int_equal(st.rows, 8);
+    assert_int_equal(st.records, 8);
+    assert_int_equal(c.n, 8);
+    check_rec(&c, 0, TFC3, VPS8, -1, CG_LABEL_EPSILON, -0.15f, NAN, NAN, 2);
+    check_rec(&c, 1, TFC3, VPS8, -1, CG_LABEL_FITNESS, 0.70f, 0.02f, NAN, 2);
+    check_rec(&c, 2, TFC3, CDC10, -1, CG_LABEL_EPSILON, 0.03f, NAN, 0.2f, 3);
+    check_rec(&c, 3, TFC3, CDC10, -1, CG_LABEL_FITNESS, 0.84f, NAN, NAN, 3);
+    check_rec(&c, 4, NTH2, ERG26, -1, CG_LABEL_FITNESS, 0.75f, 0.03f, NAN, 4);
+    check_rec(&c, 5, NTH2, NTG2, -1, CG_LABEL_EPSILON, 0.05f, NAN, 0.3f, 5);
+    check_rec(&c, 6, TFC3, NTG1, -1, CG_LABEL_EPSILON, 0.1f, NAN, 0.2f, 8);
+    check_rec(&c, 7, TFC3, NTG1, -1, CG_LABEL_FITNESS, 0.8f, 0.01f, NAN, 8);
+    assert_int_equal(st.n_reasons, 4);
+    assert_int_equal(dropped(&st, "NaN gene_interaction"), 2);
+    assert_string_equal(example(&st, "NaN gene_interaction"), "YBR001C_sn2");
+    assert_int_equal(dropped(&st, "NaN fitness"), 2);
+    assert_int_equal(dropped(&st, "query not a deletion allele"), 1);
+    assert_string_equal(example(&st, "query not a deletion allele"), "YAL015C_S253");
+    assert_int_equal(dropped(&st, "array not a deletion allele"), 1);
+    assert_string_equal(example(&st, "array not a deletion allele"), "YAL001C_S6");
+
+    /* text that is not a number is still an error, naming the score column by its published name (ε) */
+    p = fx_path(fx, "SGA_NxN_bad.txt");
+    write_text(p, COSTANZO_S1_HEADER "YAL001C_sn1\ttfc3\tYAL002W_dma1\tvps8\tDMA30\t-\t0.1\t\t0.95\t0.70\t0.02\n");
+    assert_int_equal(cg_read_sga_table(p, fx->g, 30, collect_emit, &c, &st), CG_ERR_FORMAT);
+    check_contains(cg_last_error(), "line 2: column 'Genetic interaction score (\xCE\xB5)': '-' is not a number");
+    /* an empty Arraytype/Temp is an error: the temperature decides whether the row is kept */
+    write_text(p, COSTANZO_S1_HEADER "YAL001C_sn1\ttfc3\tYAL002W_dma1\tvps8\t\t-0.15\t0.1\t\t0.95\t0.70\t0.02\n");
+    assert_int_equal(cg_read_sga_table(p, fx->g, 30, collect_emit, &c, &st), CG_ERR_FORMAT);
+    check_contains(cg_last_error(), "line 2: column 'Arraytype/Temp': '' has no temperature");
+    /* ε in another encoding (ISO 8859-7 E5) is found by the column's prefix */
+    write_text(p, "Query Strain ID\tQuery allele name\tArray Strain ID\tArray allele name\tArraytype/Temp\t"
+                  "Genetic interaction score (\xE5)\tP-value\tQuery single mutant fitness (SMF)\tArray SMF\t"
+                  "Double mutant fitness\tDouble mutant fitness standard deviation\n"
+                  "YAL001C_sn1\ttfc3\tYAL002W_dma1\tvps8\tDMA30\t-0.15\t0.1\t\t0.95\t0.70\t0.02\n");
+    c.n = 0;
+    assert_int_equal(cg_read_sga_table(p, fx->g, 30, collect_emit, &c, &st), CG_OK);
+    assert_int_equal(c.n, 2);
+    check_rec(&c, 0, TFC3, VPS8, -1, CG_LABEL_EPSILON, -0.15f, NAN, 0.1f, 2);
 }
 
 static void test_sga_errors(void **state) {
@@ -653,7 +731,7 @@ static cg_status stream_emit(void *ctx, const cg_pheno_record *r) {
     stream_ctx *s = ctx;
     if (r->line < s->last_line || r->n_genes != 2 || r->genes[0] >= r->genes[1]) s->out_of_order = 1;
     s->last_line = r->line;
-    if (r->label == CG_LABEL_GENE_INTERACTION) s->n_gi++;
+    if (r->label != CG_LABEL_FITNESS) s->n_gi++;
     else s->n_fit++;
     if ((++s->n & 16383) == 0) {
         int64_t m = rss_bytes();
@@ -857,11 +935,11 @@ static void test_real_dcell(void **state) {
         assert_string_equal(st.source, f[k].source);
         assert_int_equal(st.rows, f[k].rows);
         assert_int_equal(st.records + dropped_total(&st), st.rows);
-        assert_int_equal(t.n[CG_LABEL_GENE_INTERACTION][2], st.records);
+        assert_int_equal(t.n[CG_LABEL_EPSILON][2], st.records);
         assert_int_equal(tally_total(&t), st.records);
-        assert_true(t.lo[CG_LABEL_GENE_INTERACTION] >= -0.91 && t.hi[CG_LABEL_GENE_INTERACTION] < 0.425);
-        assert_true(t.lo[CG_LABEL_GENE_INTERACTION] == f[k].lo);
-        assert_true(t.hi[CG_LABEL_GENE_INTERACTION] == f[k].hi);
+        assert_true(t.lo[CG_LABEL_EPSILON] >= -0.91 && t.hi[CG_LABEL_EPSILON] < 0.425);
+        assert_true(t.lo[CG_LABEL_EPSILON] == f[k].lo);
+        assert_true(t.hi[CG_LABEL_EPSILON] == f[k].hi);
         assert_int_equal(dropped_total(&st), k == 0 ? REAL_DCELL_TRAIN_DROPPED : REAL_DCELL_TEST_DROPPED);
     }
 }
@@ -877,13 +955,208 @@ static void test_real_sga_test_screen(void **state) {
     assert_int_equal(dropped(&st, "array not a deletion allele"), 1698);
     assert_int_equal(dropped(&st, "NaN gene_interaction"), 0);
     assert_int_equal(dropped(&st, "NaN fitness"), 0);
-    assert_true(t.n[CG_LABEL_GENE_INTERACTION][2] > 0);
-    assert_true(t.n[CG_LABEL_GENE_INTERACTION][3] > 0);
-    assert_int_equal(t.n[CG_LABEL_GENE_INTERACTION][2], REAL_TS_PAIRS);
-    assert_int_equal(t.n[CG_LABEL_GENE_INTERACTION][3], REAL_TS_TRIPLES);
-    for (int k = 1; k <= 3; k++) assert_int_equal(t.n[CG_LABEL_FITNESS][k], t.n[CG_LABEL_GENE_INTERACTION][k]);
+    assert_true(t.n[CG_LABEL_EPSILON][2] > 0);
+    assert_true(t.n[CG_LABEL_TAU][3] > 0);
+    assert_int_equal(t.n[CG_LABEL_EPSILON][2], REAL_TS_PAIRS);
+    assert_int_equal(t.n[CG_LABEL_TAU][3], REAL_TS_TRIPLES);
+    /* epsilon only for pairs, tau only for triples */
+    assert_int_equal(t.n[CG_LABEL_EPSILON][3] + t.n[CG_LABEL_EPSILON][1], 0);
+    assert_int_equal(t.n[CG_LABEL_TAU][2] + t.n[CG_LABEL_TAU][1], 0);
+    for (int k = 2; k <= 3; k++) assert_int_equal(t.n[CG_LABEL_FITNESS][k], t.n[cg_interaction_label(k)][k]);
     assert_int_equal(st.records, 2 * (st.rows - dropped_total(&st)));
     assert_int_equal(st.n_reasons, 1); /* no unknown gene, no repeated gene */
+}
+
+/* ---------------------------------------------------------------------------------------------------
+ * Costanzo 2016 Data File S1: 50 real rows of each table (phenotypes/costanzo2016-samples/), read with
+ * the published header, at 30 C (the default), 26 C and every temperature (0).
+ *
+ * The expected counts were derived without the reader, from the rules of DESIGN section 4 and
+ * phenotypes.h: checks in the order temperature (digits of Arraytype/Temp), array allele code (letters after
+ * the strain id's last '_': only dma, sn are deletions), query allele (code dma/sn, else a Δ/∆/"delta" in
+ * the allele name: no Costanzo allele name has one). Per file and temperature T (0 = every temperature):
+ *   awk -F'\t' -v T=30 'NR>1{t=$5; gsub(/[^0-9]/,"",t); a=$3; sub(/^.*_/,"",a); sub(/[0-9].*$/,"",a);
+ *     q=$1; sub(/^.*_/,"",q); sub(/[0-9].*$/,"",q);
+ *     if (T && t!=T) r="temperature " t " C"; else if (a!="dma" && a!="sn") r="array not a deletion allele";
+ *     else if (q!="dma" && q!="sn" && $2 !~ /Δ|∆|delta/) r="query not a deletion allele"; else r="kept";
+ *     n[r]++} END{for (r in n) print n[r], r}' SGA_NxN_sample50.txt
+ * then the genes of the kept rows looked up in sgd/SGD_features.tab (ORF rows; systematic, then standard
+ * name, then alias): in NxN, line 19's array YAR040C is in no row and line 49's query YCL074W is a
+ * pseudogene ("unknown gene"); line 46's array YKL199C is an alias of the ORF YKL198C (PTK1), so it
+ * resolves to YKL198C. A python re-implementation of these rules gave the same counts. No kept row has a
+ * NaN or empty value: the only empty fields of the samples (ExE 7, ExN_NxE 6, NxN 4 rows) are in "Query
+ * single mutant fitness (SMF)", which the reader does not parse. Lines are file lines (header = line 1).
+ *   ExE (50 tsq query x tsa array, all TSA26): 30 C: 50 "temperature 26 C"; 26 C and 0: 50 "array not a
+ *     deletion allele". Nothing kept at any temperature.
+ *   ExN_NxE (37 tsq query x dma array, 13 sn query x tsa array; DMA30 21, DMA26 16, TSA26 12, TSA30 1):
+ *     30 C: 28 "temperature 26 C", 1 "array not a deletion allele" (the TSA30 row), 21 "query not a
+ *     deletion allele" (the tsq queries on DMA30); 26 C: 22 "temperature 30 C", 12 array, 16 query;
+ *     0: 13 array, 37 query. Nothing kept: every row has a TS allele on one side.
+ *   NxN (48 sn query x dma array, 2 S query x dma array; DMA30 48, DMA26 2): 30 C: 2 "temperature 26 C"
+ *     (lines 4, 44), 2 "query not a deletion allele" (YBR282W_S253, a suppressor strain, lines 3 and 40),
+ *     2 "unknown gene", 44 pairs kept = 88 records (44 epsilon, 44 fitness); 26 C: 48 "temperature 30 C",
+ *     2 pairs kept; 0: 2 query, 2 unknown, 46 pairs kept.
+ */
+
+typedef struct sample_run {
+    tally t;
+    collect c;
+} sample_run;
+
+static cg_status sample_emit(void *ctx, const cg_pheno_record *r) {
+    sample_run *s = ctx;
+    tally_emit(&s->t, r);
+    return collect_emit(&s->c, r);
+}
+
+/* Reads phenotypes/costanzo2016-samples/<file> at temperature T (skips when the data is absent). */
+static void read_sample(void **state, const char *file, int T, sample_run *s, cg_pheno_stats *st) {
+    real *rl = *state;
+    if (!rl->g) skip();
+    char p[1400];
+    snprintf(p, sizeof p, "%s/phenotypes/costanzo2016-samples/%s", rl->dir, file);
+    if (access(p, R_OK) != 0) skip();
+    memset(s, 0, sizeof *s);
+    s->t.n_genes_universe = cg_genes_count(rl->g);
+    for (int l = 0; l < CG_NUM_LABELS; l++) s->t.lo[l] = INFINITY, s->t.hi[l] = -INFINITY;
+    if (cg_read_sga_table(p, rl->g, T, sample_emit, s, st) != CG_OK) {
+        print_error("%s at %d C: %s\n", file, T, cg_last_error());
+        fail();
+    }
+    print_message("[%d C] ", T);
+    print_stats(st);
+    assert_int_equal(st->rows, 50);
+    assert_int_equal(s->t.bad_genotype, 0);
+    assert_int_equal(s->t.nonfinite, 0);
+    assert_int_equal(s->c.n, st->records);
+    assert_int_equal(tally_total(&s->t), st->records);
+    /* every row is dropped whole or gives two records (no NaN value in these rows) */
+    assert_int_equal(st->records, 2 * (st->rows - dropped_total(st)));
+}
+
+/* Index of a gene by systematic name in the real gene table. */
+static int32_t real_gene(void **state, const char *sys) {
+    real *rl = *state;
+    int32_t i = cg_genes_index_of_systematic(rl->g, sys);
+    if (i < 0) {
+        print_error("%s is not in the gene table\n", sys);
+        fail();
+    }
+    return i;
+}
+
+/* The record of a line with a label; fails when there is none. */
+static int rec_of(const collect *c, int64_t line, cg_label l) {
+    for (int k = 0; k < c->n && k < MAX_RECS; k++)
+        if (c->r[k].line == line && c->r[k].label == l) return k;
+    print_error("no %s record from line %lld\n", cg_label_name(l), (long long)line);
+    fail();
+    return -1;
+}
+
+/* Checks the epsilon and fitness records of one kept row: genes a < b (systematic names, sorted). */
+static void check_pair(void **state, const collect *c, int64_t line, const char *a, const char *b, float eps,
+                       float p, float fit, float sd) {
+    int32_t ga = real_gene(state, a), gb = real_gene(state, b);
+    check_rec(c, rec_of(c, line, CG_LABEL_EPSILON), ga, gb, -1, CG_LABEL_EPSILON, eps, NAN, p, line);
+    check_rec(c, rec_of(c, line, CG_LABEL_FITNESS), ga, gb, -1, CG_LABEL_FITNESS, fit, sd, NAN, line);
+}
+
+static void test_real_costanzo_exe(void **state) {
+    sample_run s;
+    cg_pheno_stats st;
+    read_sample(state, "SGA_ExE_sample50.txt", 30, &s, &st);
+    assert_string_equal(st.source, "costanzo2016_30C:SGA_ExE_sample50");
+    assert_int_equal(st.records, 0);
+    assert_int_equal(st.n_reasons, 1);
+    assert_int_equal(dropped(&st, "temperature 26 C"), 50);
+    assert_string_equal(example(&st, "temperature 26 C"), "YDR361C_tsa580");
+    for (int T = 26; T >= 0; T -= 26) {
+        read_sample(state, "SGA_ExE_sample50.txt", T, &s, &st);
+        assert_string_equal(st.source, T ? "costanzo2016_26C:SGA_ExE_sample50" : "costanzo2016:SGA_ExE_sample50");
+        assert_int_equal(st.records, 0);
+        assert_int_equal(st.n_reasons, 1);
+        assert_int_equal(dropped(&st, "array not a deletion allele"), 50);
+        assert_string_equal(example(&st, "array not a deletion allele"), "YDR361C_tsa580");
+    }
+}
+
+static void test_real_costanzo_exn_nxe(void **state) {
+    sample_run s;
+    cg_pheno_stats st;
+    read_sample(state, "SGA_ExN_NxE_sample50.txt", 30, &s, &st);
+    assert_string_equal(st.source, "costanzo2016_30C:SGA_ExN_NxE_sample50");
+    assert_int_equal(st.records, 0);
+    assert_int_equal(st.n_reasons, 3);
+    assert_int_equal(dropped(&st, "temperature 26 C"), 28);
+    assert_string_equal(example(&st, "temperature 26 C"), "YGR242W_dma2001");
+    assert_int_equal(dropped(&st, "array not a deletion allele"), 1);
+    assert_string_equal(example(&st, "array not a deletion allele"), "YJL097W_tsa896");
+    assert_int_equal(dropped(&st, "query not a deletion allele"), 21);
+    assert_string_equal(example(&st, "query not a deletion allele"), "YNL267W_tsq1076");
+
+    read_sample(state, "SGA_ExN_NxE_sample50.txt", 26, &s, &st);
+    assert_int_equal(st.records, 0);
+    assert_int_equal(st.n_reasons, 3);
+    assert_int_equal(dropped(&st, "temperature 30 C"), 22);
+    assert_string_equal(example(&st, "temperature 30 C"), "YJL089W_dma2507");
+    assert_int_equal(dropped(&st, "array not a deletion allele"), 12);
+    assert_string_equal(example(&st, "array not a deletion allele"), "YGR092W_tsa160");
+    assert_int_equal(dropped(&st, "query not a deletion allele"), 16);
+    assert_string_equal(example(&st, "query not a deletion allele"), "YBL105C_tsq538");
+
+    read_sample(state, "SGA_ExN_NxE_sample50.txt", 0, &s, &st);
+    assert_int_equal(st.records, 0);
+    assert_int_equal(st.n_reasons, 2);
+    assert_int_equal(dropped(&st, "array not a deletion allele"), 13);
+    assert_int_equal(dropped(&st, "query not a deletion allele"), 37);
+}
+
+static void test_real_costanzo_nxn(void **state) {
+    sample_run s;
+    cg_pheno_stats st;
+    read_sample(state, "SGA_NxN_sample50.txt", 30, &s, &st);
+    assert_string_equal(st.source, "costanzo2016_30C:SGA_NxN_sample50");
+    assert_int_equal(st.records, 88);
+    assert_int_equal(s.t.n[CG_LABEL_EPSILON][2], 44);
+    assert_int_equal(s.t.n[CG_LABEL_FITNESS][2], 44);
+    assert_int_equal(st.n_reasons, 3);
+    assert_int_equal(dropped(&st, "temperature 26 C"), 2);
+    assert_string_equal(example(&st, "temperature 26 C"), "YHR081W_dma2126");
+    assert_int_equal(dropped(&st, "query not a deletion allele"), 2);
+    assert_string_equal(example(&st, "query not a deletion allele"), "YBR282W_S253");
+    assert_int_equal(dropped(&st, "unknown gene"), 2);
+    assert_string_equal(example(&st, "unknown gene"), "YAR040C");
+    /* values as printed in the file (line = file line, the header is line 1) */
+    check_pair(state, &s.c, 2, "YAL031C", "YOR106W", 0.0168f, 0.325f, 0.7399f, 0.0248f);
+    check_pair(state, &s.c, 22, "YAL024C", "YKL039W", -0.0164f, 0.4277f, 0.9318f, 0.0834f); /* lte1-supp1 */
+    check_pair(state, &s.c, 24, "YLR344W", "YPR052C", -0.0119f, 0.0f, 0.9899f, 0.0001f);    /* P-value 0.0 */
+    check_pair(state, &s.c, 30, "YFL014W", "YOR135C", -0.1511f, 0.061279999999999994f, 0.7024f, 0.1539f);
+    check_pair(state, &s.c, 33, "YGR068C", "YNL197C", 0.0275f, 0.3077f, 1.0078f, 0.0444f);  /* empty query SMF */
+    check_pair(state, &s.c, 46, "YDL083C", "YKL198C", 0.0204f, 0.3162f, 0.6331f, 0.0338f);  /* YKL199C */
+    check_pair(state, &s.c, 51, "YOR084W", "YPR129W", -0.0282f, 0.3678f, 0.9213f, 0.0727f);
+    /* the dropped rows gave nothing */
+    static const int64_t gone[] = {3, 4, 19, 40, 44, 49};
+    for (int k = 0; k < s.c.n; k++)
+        for (size_t j = 0; j < sizeof gone / sizeof gone[0]; j++) assert_true(s.c.r[k].line != gone[j]);
+
+    read_sample(state, "SGA_NxN_sample50.txt", 26, &s, &st);
+    assert_string_equal(st.source, "costanzo2016_26C:SGA_NxN_sample50");
+    assert_int_equal(st.records, 4);
+    assert_int_equal(st.n_reasons, 1);
+    assert_int_equal(dropped(&st, "temperature 30 C"), 48);
+    assert_string_equal(example(&st, "temperature 30 C"), "YAL031C_dma25");
+    check_pair(state, &s.c, 4, "YHR081W", "YLR226W", -0.0391f, 0.030489999999999996f, 0.1223f, 0.0205f);
+    check_pair(state, &s.c, 44, "YNL323W", "YPR122W", -0.0099f, 0.4506f, 0.9863f, 0.0649f);
+
+    read_sample(state, "SGA_NxN_sample50.txt", 0, &s, &st);
+    assert_string_equal(st.source, "costanzo2016:SGA_NxN_sample50");
+    assert_int_equal(st.records, 92);
+    assert_int_equal(s.t.n[CG_LABEL_EPSILON][2], 46);
+    assert_int_equal(s.t.n[CG_LABEL_FITNESS][2], 46);
+    assert_int_equal(st.n_reasons, 2);
+    assert_int_equal(dropped(&st, "query not a deletion allele"), 2);
+    assert_int_equal(dropped(&st, "unknown gene"), 2);
 }
 
 /* dmf_tr_150226_fromSGAonly.txt: 1,585 rows, 629 NaN (counted by awk). Names the resolver does not know:
@@ -916,6 +1189,7 @@ int main(void) {
         cmocka_unit_test(test_sga_kuzmin2018),
         cmocka_unit_test(test_sga_kuzmin2020),
         cmocka_unit_test(test_sga_test_screen),
+        cmocka_unit_test(test_sga_costanzo_empty_fields),
         cmocka_unit_test(test_sga_errors),
         cmocka_unit_test(test_streaming),
     };
@@ -924,6 +1198,9 @@ int main(void) {
         cmocka_unit_test(test_real_dcell),
         cmocka_unit_test(test_real_sga_test_screen),
         cmocka_unit_test(test_real_query_fitness),
+        cmocka_unit_test(test_real_costanzo_exe),
+        cmocka_unit_test(test_real_costanzo_exn_nxe),
+        cmocka_unit_test(test_real_costanzo_nxn),
     };
     int fails = cmocka_run_group_tests_name("phenotypes (synthetic)", tiny, setup_tiny, teardown_tiny);
     fails += cmocka_run_group_tests_name("phenotypes (real data)", data, setup_real, teardown_real);

@@ -106,10 +106,10 @@ static void test_resume_bitwise(void **state) {
     assert_memory_equal(p3->values, p1->values, p1->total * sizeof(float));
     assert_memory_equal(t3.opt.exp_avg, t1.opt.exp_avg, p1->total * sizeof(float));
     /* predictions in original units are finite */
-    float pred[2 * 4];
+    float pred[CG_NUM_LABELS * 4];
     double vloss;
     assert_int_equal(cg_trainer_predict_samples(&t3, t3.val_idx, 4, pred, &vloss), CG_OK);
-    for (int i = 0; i < 8; i++) assert_true(isfinite(pred[i]));
+    for (int i = 0; i < CG_NUM_LABELS * 4; i++) assert_true(isfinite(pred[i]));
     assert_true(isfinite(vloss));
 
     /* a corrupted checkpoint (a parameter byte flipped) is refused by its CRC */

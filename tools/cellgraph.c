@@ -16,8 +16,10 @@ static void usage(FILE *f) {
             "graph neural networks on it, predict fitness and genetic interactions of gene deletions.\n"
             "\n"
             "commands:\n"
-            "  graph build [--data DIR] [--recipe default|yeastract2013] [-o FILE]\n"
-            "                          build the cell graph from the raw yeast files\n"
+            "  graph build [--data DIR] [--recipe default|yeastract2013] [--relations R,...|all] [-o FILE]\n"
+            "                          build the cell graph from the raw yeast files (optional gene-gene\n"
+            "                          relations: string9_database, string9_neighborhood, string9_fusion,\n"
+            "                          string9_cooccurence, coexpression, cocomplex)\n"
             "  graph info [FILE]       node and edge counts, degrees, isolated genes, unresolved names\n"
             "  graph delete [--graph FILE] GENE [GENE ...]\n"
             "                          what a deletion kills: genes, reaction nodes, edges per relation\n"
@@ -25,16 +27,21 @@ static void usage(FILE *f) {
             "                          build the phenotype dataset (fitness, genetic interactions)\n"
             "  data info [FILE]        counts by source, label, genes deleted and split; label statistics;\n"
             "                          dropped rows by reason\n"
-            "  train [--config F] [--data DIR] [--out DIR] [--epochs N] [--max-minutes M] [--batch-size B]\n"
-            "        [--split random|gene] [--seed S] [--threads T] [--resume RUN_DIR] [--perturbation P]\n"
-            "                          train HeteroCell on the real data (graph and dataset cached in\n"
-            "                          $CELLGRAPH_CACHE, else runs/cache), evaluate on the test split\n"
-            "                          against baselines; the run goes to runs/<timestamp>/\n"
+            "  train [--config F] [--data DIR] [--out DIR] [--epochs N] [--max-minutes M] [--max-steps N]\n"
+            "        [--batch-size B] [--split random|gene1|gene2|query] [--seed S] [--threads T]\n"
+            "        [--resume RUN_DIR] [--perturbation P]\n"
+            "                          train the config's model (\"model\": hetero_cell | additive) on the\n"
+            "                          real data (graph and dataset cached in $CELLGRAPH_CACHE, else\n"
+            "                          runs/cache), evaluate on the test split against the baselines; the\n"
+            "                          run goes to runs/<timestamp>/\n"
+            "  benchmark [--models M,...] [--splits S,...] [--seeds N] [--quick] [--out FILE] [--runs DIR]\n"
+            "                          the scoreboard: every model on every split, N seeds, a fixed step\n"
+            "                          budget per model; writes docs/results.md (resumable)\n"
             "  eval --checkpoint F [--split test|val|train] [--data DIR]\n"
             "                          metrics of a checkpoint and the baselines on a split\n"
             "  predict --checkpoint F GENE [GENE ...]\n"
             "  predict --checkpoint F --input genotypes.tsv [-o predictions.tsv]\n"
-            "                          predicted fitness and genetic interaction in original units\n"
+            "                          predicted fitness, epsilon (pairs) and tau (triples), original units\n"
             "  screen --checkpoint F (--genes FILE | --metabolic | --all) --order 2|3 [-o FILE]\n"
             "         [--batch-size B] [--max-genotypes N] [--perturbation auto|incremental|full]\n"
             "                          predict every pair (or triple) of the chosen genes, streamed to a TSV\n"
@@ -124,6 +131,8 @@ int main(int argc, char **argv) {
             return cmd_predict(argc - i, argv + i);
         } else if (strcmp(a, "screen") == 0) {
             return cmd_screen(argc - i, argv + i);
+        } else if (strcmp(a, "benchmark") == 0) {
+            return cmd_benchmark(argc - i, argv + i);
         } else if (a[0] == '-') {
             fprintf(stderr, "cellgraph: unknown option '%s' (see cellgraph --help)\n", a);
             return 2;

@@ -3,6 +3,7 @@
 #define CG_TOOLS_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "cellgraph/dataset.h"
 #include "cellgraph/graph.h"
@@ -16,6 +17,7 @@ int cmd_train(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_screen(int argc, char **argv);
+int cmd_benchmark(int argc, char **argv);
 /* Reads a checkpoint: metadata, graph (and dataset when need_dataset) with checksums verified, the model
  * with its parameters. Returns 0, or 1 after printing the error. */
 int cli_open_checkpoint(const char *ckpt, const char *data, cg_checkpoint_info *info, cg_graph **g, cg_dataset *d,
@@ -39,6 +41,16 @@ int cli_fail(void);
 
 /* Seconds on the monotonic clock (timings printed by the commands). */
 double cli_now(void);
+
+/* Progress of long work (tools/progress.c): a bar on a terminal, else a line every 30 seconds, on
+ * stderr. cli_progress is a cg_progress_fn; its ctx is a cli_progress_state set up by cli_progress_init. */
+typedef struct cli_progress_state {
+    const char *what;
+    double start, last;
+    bool tty, shown;
+} cli_progress_state;
+void cli_progress_init(cli_progress_state *p, const char *what);
+void cli_progress(void *ctx, int64_t done, int64_t total);
 
 /* Parses the value of --perturbation (NULL: keeps *out); false after printing "cellgraph CMD: ..." */
 bool cli_perturbation(const char *cmd, const char *value, cg_perturbation_choice *out);

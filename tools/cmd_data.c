@@ -82,8 +82,8 @@ static int data_info(int argc, char **argv) {
                (long long)d.sources[s].records, (long long)n);
     }
 
-    printf("\nsamples by number of deleted genes and label (a sample may have both labels):\n");
-    printf("%-8s %9s %9s %18s\n", "genes", "samples", "fitness", "gene_interaction");
+    printf("\nsamples by number of deleted genes and label (a sample may have several labels):\n");
+    printf("%-8s %9s %9s %9s %9s\n", "genes", "samples", "fitness", "epsilon", "tau");
     for (int ng = 1; ng <= 3; ng++) {
         int64_t n = 0, c[CG_NUM_LABELS] = {0};
         for (int64_t i = 0; i < d.n; i++) {
@@ -92,16 +92,17 @@ static int data_info(int argc, char **argv) {
             n++;
             for (int k = 0; k < K; k++) c[k] += d.label_count[i * K + k] > 0;
         }
-        printf("%-8d %9lld %9lld %18lld\n", ng, (long long)n, (long long)c[0], (long long)c[1]);
+        printf("%-8d %9lld %9lld %9lld %9lld\n", ng, (long long)n, (long long)c[CG_LABEL_FITNESS],
+               (long long)c[CG_LABEL_EPSILON], (long long)c[CG_LABEL_TAU]);
     }
 
-    printf("\nsplits (train / val / test samples):\n");
+    printf("\nsplits (train / val / test / in none):\n");
     for (int sk = 0; sk < CG_SPLIT_KINDS; sk++) {
-        int64_t c[3] = {0};
-        for (int64_t i = 0; i < d.n; i++) c[d.split[sk][i]]++;
-        printf("  %-7s %9lld %9lld %9lld   (%.1f%% / %.1f%% / %.1f%%)\n", cg_split_kind_name(sk), (long long)c[0],
-               (long long)c[1], (long long)c[2], 100.0 * c[0] / (double)d.n, 100.0 * c[1] / (double)d.n,
-               100.0 * c[2] / (double)d.n);
+        int64_t c[4] = {0};
+        for (int64_t i = 0; i < d.n; i++) c[(unsigned)d.split[sk][i] <= CG_SPLIT_NONE ? d.split[sk][i] : CG_SPLIT_NONE]++;
+        printf("  %-7s %9lld %9lld %9lld %9lld   (%.1f%% / %.1f%% / %.1f%% / %.1f%%)\n", cg_split_kind_name(sk),
+               (long long)c[0], (long long)c[1], (long long)c[2], (long long)c[3], 100.0 * c[0] / (double)d.n,
+               100.0 * c[1] / (double)d.n, 100.0 * c[2] / (double)d.n, 100.0 * c[3] / (double)d.n);
     }
 
     printf("\nlabels (original units)          %9s %10s %10s %10s %10s\n", "count", "mean", "std", "min", "max");

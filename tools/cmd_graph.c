@@ -119,23 +119,30 @@ static int graph_info(int argc, char **argv) {
     int64_t maxn = 0;
     for (int t = 0; t < CG_NODE_TYPES; t++) maxn = cg_graph_num_nodes(g, t) > maxn ? cg_graph_num_nodes(g, t) : maxn;
     int64_t *deg = malloc((size_t)(maxn + 1) * sizeof *deg);
+    if (!deg) {
+        cg_graph_free(g);
+        cg_error(CG_ERR_NOMEM, "%s: out of memory", path);
+        return cli_fail();
+    }
     for (int r = 0; r < cg_graph_num_relations(g); r++) {
         const cg_relation *rel = cg_graph_relation(g, r);
         int64_t n = cg_graph_num_nodes(g, rel->dst_type), zero = 0;
+        deg[0] = 0; /* the quantiles of a node type without nodes read 0 */
         for (int64_t d = 0; d < n; d++) zero += (deg[d] = rel->rowptr[d + 1] - rel->rowptr[d]) == 0;
         qsort(deg, (size_t)n, sizeof *deg, cmp_i64);
-#define Q(p) (long long)deg[(int64_t)((p) * (n - 1))]
+#define Q(p) (long long)deg[n > 0 ? (int64_t)((p) * (n - 1)) : 0]
         char name[128], attr[96] = "-";
         relation_label(rel, name, sizeof name);
-        if (rel->attr_width > 0) {
+        if (rel->attr_width > 0 && rel->n_edges > 0) {
             /* the attribute's range over all edges */
             float lo = rel->attr[0], hi = rel->attr[0];
             for (int64_t e = 1; e < rel->n_edges * rel->attr_width; e++) {
                 lo = rel->attr[e] < lo ? rel->attr[e] : lo;
                 hi = rel->attr[e] > hi ? rel->attr[e] : hi;
             }
-            snprintf(attr, sizeof attr, "%s[%d] %.3g..%.3g", rel->attr_name, rel->attr_width, rel->n_edges ? lo : 0.0,
-                     rel->n_edges ? hi : 0.0);
+            snprintf(attr, sizeof attr, "%s[%d] %.3g..%.3g", rel->attr_name, rel->attr_width, lo, hi);
+        } else if (rel->attr_width > 0) {
+            snprintf(attr, sizeof attr, "%s[%d] -", rel->attr_name, rel->attr_width);
         }
         printf("%-44s %9lld %-10s %-26s  %30lld %4lld %4lld %4lld %4lld %4lld %5lld %5lld\n", name,
                (long long)rel->n_edges, rel->directed ? "directed" : "undirected", attr, Q(0), Q(0.25), Q(0.5),
@@ -145,7 +152,12 @@ static int graph_info(int argc, char **argv) {
     free(deg);
     /* genes with no edge at all (in or out, any relation) */
     int64_t ng = cg_graph_num_nodes(g, CG_GENE), isolated = 0;
-    char *touched = calloc((size_t)ng, 1);
+    char *touched = calloc((size_t)ng + 1, 1);
+    if (!touched) {
+        cg_graph_free(g);
+        cg_error(CG_ERR_NOMEM, "%s: out of memory", path);
+        return cli_fail();
+    }
     for (int r = 0; r < cg_graph_num_relations(g); r++) {
         const cg_relation *rel = cg_graph_relation(g, r);
         for (int64_t e = 0; e < rel->n_edges; e++) {

@@ -3,9 +3,11 @@
  * The genotypes are enumerated in a fixed order (gene index order, i < j < k). Results go to FILE.partial,
  * flushed after every chunk; when the screen is complete the file is renamed to FILE. A rerun with the
  * same checkpoint, genes and order resumes FILE.partial: its first line holds a key (order, CRC-32 of the
- * gene list and of the model parameters), a torn last line is cut off, the last complete line is checked
- * against the genotype expected at its position, and the screen goes on from the next genotype, so the
- * finished file has every genotype exactly once. */
+ * gene list and of the model parameters), a torn last line is cut off, every complete line is checked
+ * against the genotype expected at its position (a damaged line anywhere is an error, never copied into the
+ * result), and the screen goes on from the next genotype, so the finished file has every genotype exactly
+ * once. An existing complete FILE is accepted as done only when its key is this screen's and every line
+ * checks out; otherwise the command refuses, says what differs, and asks for the file to be removed. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -126,46 +128,134 @@ static void progress(int64_t done, int64_t total, int64_t done_run, double t0, b
     if (tty && done == total) fprintf(stderr, "\n");
 }
 
-/* Counts the complete data lines of a partial file whose first line must equal key; truncates a torn
- * last line; the last complete line's genes go to last (names). */
-static cg_status read_partial(const char *path, const char *key, int64_t *n_lines, char last[3][64]) {
-    FILE *f = fopen(path, "r+");
+/* appends to the last error what to do about the file at path */
+static void add_advice(const char *path) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", cg_last_error());
+    cg_error(cg_last_status(), "%s; remove %s (or choose another -o) to screen again", msg, path);
+}
+
+/* the column header of a screen of the order (the one place that names the label columns) */
+static const char *screen_header(int order) {
+    return order == 2 ? "gene1\tgene2\tfitness\tepsilon" : "gene1\tgene2\tgene3\tfitness\ttau";
+}
+
+/* What differs between the key line of a file (have) and this screen's (want), in words, into buf. */
+static void key_difference(const char *have, const char *want, char *buf, size_t len) {
+    static const char prefix[] = "# cellgraph screen ";
+    static const struct { const char *field, *what; } fields[] = {
+        {"order=", "the order"},
+        {"genes=", "the number of genes"},
+        {"genes_crc32=", "the gene list"},
+        {"params_crc32=", "the model parameters (another checkpoint)"},
+    };
+    if (strncmp(have, prefix, sizeof prefix - 1) != 0) {
+        snprintf(buf, len, "its first line is not the key line of a cellgraph screen");
+        return;
+    }
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0] && n < len; i++) {
+        const char *h = strstr(have, fields[i].field), *w = strstr(want, fields[i].field);
+        size_t hl = h ? strcspn(h, " ") : 0, wl = w ? strcspn(w, " ") : 0;
+        if (h && w && hl == wl && memcmp(h, w, hl) == 0) continue;
+        const size_t fl = strlen(fields[i].field);
+        n += (size_t)snprintf(buf + n, len - n, "%s%s: file %.*s, this screen %.*s", n ? "; " : "", fields[i].what,
+                              h ? (int)(hl - fl) : 4, h ? h + fl : "none", w ? (int)(wl - fl) : 0, w ? w + fl : "");
+    }
+    if (buf[0] == '\0') snprintf(buf, len, "key line '%.200s', this screen's '%s'", have, want);
+}
+
+/* true when field is a number as the screen writes it (strtod's whole text: also nan, inf) or NA */
+static bool number_field(const char *field) {
+    if (strcmp(field, "NA") == 0) return true;
+    char *end = NULL;
+    (void)strtod(field, &end);
+    return *field != '\0' && end && *end == '\0';
+}
+
+/* Checks a screen file line by line against this screen: line 1 is the key, line 2 the column header, and
+ * data line i (1-based) the i-th genotype of the enumeration (its genes' systematic names) followed by
+ * numbers, as many fields as the header. Every line is checked, not only the last. A last line without
+ * a newline (torn by a kill while writing) ends the file: *good_end is the byte offset where the complete
+ * lines end, *torn whether anything follows it, *n_done the number of genotype lines. A key or header
+ * line still being torn gives *n_done 0 and *good_end 0. Errors: CG_ERR_FORMAT "<path>:<line>: ..."
+ * (another key: what differs; another header; a line that is not the expected genotype's), CG_ERR_IO,
+ * CG_ERR_NOMEM. */
+static cg_status check_screen_file(const char *path, const char *key, int order, const int32_t *list, int64_t n,
+                                   int64_t total, const cg_graph *g, int64_t *n_done, long long *good_end,
+                                   bool *torn) {
+    *n_done = 0, *good_end = 0, *torn = false;
+    FILE *f = fopen(path, "r");
     if (!f) return cg_error(CG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    char buf[4096];
+    const char *header = screen_header(order);
+    int n_fields = 1;
+    for (const char *c = header; *c; c++) n_fields += *c == '\t';
+    char *buf = NULL, *fields[16];
+    size_t cap = 0;
+    ssize_t len;
+    int64_t line_no = 0, count = 0, pos[3] = {0, 1, 2};
+    long long end = 0;
     cg_status s = CG_OK;
-    int64_t count = 0, line_no = 0;
-    long good_end = 0;
-    bool header_seen = false;
-    while (fgets(buf, sizeof buf, f)) {
-        size_t len = strlen(buf);
-        if (len == 0 || buf[len - 1] != '\n') break; /* torn last line */
+    while (s == CG_OK && (len = getline(&buf, &cap, f)) > 0) {
+        if (buf[len - 1] != '\n') { /* torn last line */
+            *torn = true;
+            break;
+        }
         line_no++;
-        buf[len - 1] = '\0';
+        buf[--len] = '\0';
+        if (memchr(buf, '\0', (size_t)len)) {
+            s = cg_error(CG_ERR_FORMAT, "%s:%lld: contains a NUL byte (damaged file?)", path, (long long)line_no);
+            break;
+        }
         if (line_no == 1) {
             if (strcmp(buf, key) != 0) {
-                s = cg_error(CG_ERR_FORMAT, "%s:1: the partial screen was started with other settings (%s; now %s): "
-                             "remove it or choose another output", path, buf, key);
-                break;
+                char what[768];
+                key_difference(buf, key, what, sizeof what);
+                s = cg_error(CG_ERR_FORMAT, "%s:1: the screen in this file was made with other settings (%s)", path,
+                             what);
             }
         } else if (line_no == 2) {
-            header_seen = true;
+            if (strcmp(buf, header) != 0)
+                s = cg_error(CG_ERR_FORMAT,
+                             "%s:2: column header '%.200s', expected '%s' (another version of cellgraph?)", path, buf,
+                             header);
+        } else if (count == total) {
+            s = cg_error(CG_ERR_FORMAT, "%s:%lld: more lines than the %lld genotypes of this screen", path,
+                         (long long)line_no, (long long)total);
         } else {
+            int nf = cg_split_fields(buf, '\t', fields, 16);
+            bool ok = nf == n_fields;
+            for (int q = 0; ok && q < order; q++)
+                ok = strcmp(fields[q], cg_graph_node_name(g, CG_GENE, list[pos[q]])) == 0;
+            for (int q = order; ok && q < nf; q++) ok = number_field(fields[q]);
+            if (!ok) {
+                s = cg_error(CG_ERR_FORMAT, "%s:%lld: not the result line of genotype %lld (%s %s%s%s and %d numbers, "
+                             "tab-separated): the file is damaged", path, (long long)line_no, (long long)count + 1,
+                             cg_graph_node_name(g, CG_GENE, list[pos[0]]), cg_graph_node_name(g, CG_GENE, list[pos[1]]),
+                             order == 3 ? " " : "", order == 3 ? cg_graph_node_name(g, CG_GENE, list[pos[2]]) : "",
+                             n_fields - order);
+                break;
+            }
             count++;
-            char *save = NULL, *tok = strtok_r(buf, "\t", &save);
-            for (int k = 0; k < 3; k++) last[k][0] = '\0';
-            for (int k = 0; k < 3 && tok; k++) {
-                snprintf(last[k], 64, "%s", tok);
-                tok = strtok_r(NULL, "\t", &save);
+            /* the next genotype of the enumeration */
+            int q = order - 1;
+            while (q >= 0 && pos[q] == n - order + q) q--;
+            if (q >= 0) {
+                pos[q]++;
+                for (int r = q + 1; r < order; r++) pos[r] = pos[r - 1] + 1;
             }
         }
-        good_end = ftell(f);
+        end += len + 1;
     }
-    if (s == CG_OK && !header_seen) good_end = 0, count = 0;
+    if (s == CG_OK && ferror(f)) s = cg_error(CG_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    free(buf);
     fclose(f);
-    if (s == CG_OK && truncate(path, good_end) != 0)
-        s = cg_error(CG_ERR_IO, "%s: cannot truncate: %s", path, strerror(errno));
-    *n_lines = count;
-    return s;
+    if (s != CG_OK) return s;
+    if (line_no < 2) end = 0; /* the key or the header torn: start again */
+    *n_done = count;
+    *good_end = end;
+    return CG_OK;
 }
 
 int cmd_screen(int argc, char **argv) {
@@ -251,49 +341,51 @@ int cmd_screen(int argc, char **argv) {
     snprintf(key, sizeof key, "# cellgraph screen order=%d genes=%lld genes_crc32=%08x params_crc32=%08x", order,
              (long long)n, gcrc, pcrc);
     struct stat st;
+    int64_t done = 0;
+    long long good_end = 0;
+    bool torn = false;
     if (stat(output, &st) == 0 && stat(partial, &st) != 0) {
-        printf("%s exists and is complete; nothing to do (remove it to screen again)\n", output);
+        /* a complete screen counts only when it is this screen's, whole and undamaged */
+        if (check_screen_file(output, key, order, list, n, total, g, &done, &good_end, &torn) != CG_OK) {
+            add_advice(output);
+            goto out;
+        }
+        if (done != total || torn) {
+            cg_error(CG_ERR_FORMAT, "%s: %lld of the %lld genotypes%s, not a complete screen; remove it (or choose "
+                     "another -o) to screen again", output, (long long)done, (long long)total,
+                     torn ? " and a torn last line" : "");
+            goto out;
+        }
+        printf("%s exists and is complete (%lld genotypes); nothing to do (remove it to screen again)\n", output,
+               (long long)total);
         rc = 0;
         goto out;
     }
-    int64_t done = 0;
     if (stat(partial, &st) == 0) {
-        char last[3][64];
-        if (read_partial(partial, key, &done, last) != CG_OK) goto out;
-        if (done > total) {
-            cg_error(CG_ERR_FORMAT, "%s: %lld genotypes, more than the %lld of this screen", partial, (long long)done,
-                     (long long)total);
+        if (check_screen_file(partial, key, order, list, n, total, g, &done, &good_end, &torn) != CG_OK) {
+            add_advice(partial);
             goto out;
         }
-        if (done > 0) {
-            int64_t pos[3];
-            unrank(done - 1, n, order, pos);
-            for (int k = 0; k < order; k++)
-                if (strcmp(last[k], cg_graph_node_name(g, CG_GENE, list[pos[k]])) != 0) {
-                    cg_error(CG_ERR_FORMAT, "%s:%lld: expected genotype %lld to name %s, found %s", partial,
-                             (long long)done + 2, (long long)done, cg_graph_node_name(g, CG_GENE, list[pos[k]]), last[k]);
-                    goto out;
-                }
+        if (truncate(partial, (off_t)good_end) != 0) { /* cut a torn last line */
+            cg_error(CG_ERR_IO, "%s: cannot truncate: %s", partial, strerror(errno));
+            goto out;
         }
+        if (good_end == 0) done = 0;
         fprintf(stderr, "resuming %s: %lld of %lld genotypes done\n", partial, (long long)done, (long long)total);
     }
-    f = fopen(partial, done > 0 ? "a" : "w");
+    f = fopen(partial, good_end > 0 ? "a" : "w");
     if (!f) {
         cg_error(CG_ERR_IO, "%s: cannot write: %s", partial, strerror(errno));
         goto out;
     }
-    if (done == 0) {
-        fprintf(f, "%s\n", key);
-        fprintf(f, order == 2 ? "gene1\tgene2\tfitness\tgene_interaction\n"
-                              : "gene1\tgene2\tgene3\tfitness\tgene_interaction\n");
-    }
+    if (good_end == 0) fprintf(f, "%s\n%s\n", key, screen_header(order));
     printf("screen with %s: %lld genes (%s), order %d: %lld genotypes, %s path, batch %lld, %d threads -> %s\n",
            cg_model_title(&m), (long long)n, genes_file ? genes_file : metabolic ? "metabolic" : "all", order,
            (long long)total, cg_perturbation_path_name(mode), batch, cg_get_num_threads(), output);
     fflush(stdout);
     const int64_t chunk = 4 * batch;
     geno = malloc((size_t)chunk * 3 * sizeof *geno);
-    pred = malloc((size_t)chunk * 2 * sizeof *pred);
+    pred = malloc((size_t)chunk * CG_NUM_LABELS * sizeof *pred);
     if (!geno || !pred || cg_ctx_init(&ctx, 0, 1) != CG_OK) {
         cg_error(CG_ERR_NOMEM, "out of memory");
         goto out;
@@ -323,8 +415,11 @@ int cmd_screen(int argc, char **argv) {
         if (cg_model_predict(&ctx, &m, &hg, geno, k, batch, mode, pred) != CG_OK) goto out;
         for (int64_t j = 0; j < k; j++) {
             for (int q = 0; q < order; q++) fprintf(f, "%s\t", cg_graph_node_name(g, CG_GENE, geno[3 * j + q]));
-            fprintf(f, "%.4f\t%.4f\n", pred[2 * j] * info.label_std[0] + info.label_mean[0],
-                    pred[2 * j + 1] * info.label_std[1] + info.label_mean[1]);
+            /* fitness and the interaction of the order: epsilon for pairs, tau for triples */
+            const int ki = cg_interaction_label(order);
+            const float *pj = pred + (size_t)j * CG_NUM_LABELS;
+            fprintf(f, "%.4f\t%.4f\n", pj[CG_LABEL_FITNESS] * info.label_std[CG_LABEL_FITNESS] + info.label_mean[CG_LABEL_FITNESS],
+                    pj[ki] * info.label_std[ki] + info.label_mean[ki]);
         }
         if (fflush(f) != 0 || ferror(f)) {
             cg_error(CG_ERR_IO, "%s: write failed: %s", partial, strerror(errno));

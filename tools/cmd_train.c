@@ -23,35 +23,86 @@ static void fmt_time(char *buf, size_t len, double s) {
     else snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)s % 60);
 }
 
-/* metrics of the model and the two baselines on one split, printed as a table */
-static cg_status report(cg_trainer *t, int which_split, const char *split_name, FILE *out, cg_metrics model[2],
-                        float **pred_out, int64_t **samples_out, int64_t *n_out) {
+/* Pearson's r of a label as text ("nan" when undefined). */
+static const char *fmt_r(char *buf, size_t len, double r) {
+    if (isnan(r)) snprintf(buf, len, "%8s", "nan");
+    else snprintf(buf, len, "%8.3f", r);
+    return buf;
+}
+
+/* The report of one split: per label, the model and the three baselines (n, MSE, RMSE, Pearson,
+ * Spearman, R^2) and the model's difference to the best baseline; then Pearson per number of deleted
+ * genes and per data source, model beside baselines. Predictions in *pred_out etc. when asked. */
+static cg_status report(cg_trainer *t, int which_split, const char *split_name, FILE *out,
+                        cg_metrics model[CG_NUM_LABELS], float **pred_out, int64_t **samples_out, int64_t *n_out) {
+    enum { K = CG_NUM_LABELS, NB = CG_NUM_BASELINES };
     int64_t *samples = NULL, n = 0;
     cg_status s = cg_eval_split_samples(t->data, t->cfg.split, which_split, &samples, &n);
     if (s != CG_OK) return s;
-    float *pred = malloc(((size_t)n + 1) * 2 * sizeof *pred);
-    if (!pred) {
-        free(samples);
+    float *pred = malloc(((size_t)n + 1) * K * sizeof *pred), *bpred = malloc(((size_t)n + 1) * NB * K * sizeof *bpred);
+    if (!pred || !bpred) {
+        free(samples), free(pred), free(bpred);
         return cg_error(CG_ERR_NOMEM, "out of memory");
     }
     double t0 = cli_now();
+    cli_progress_state prog;
+    char what[96];
+    snprintf(what, sizeof what, "predicting the %s split", split_name);
+    cli_progress_init(&prog, what);
+    t->progress = cli_progress, t->progress_ctx = &prog;
     s = cg_trainer_predict_samples(t, samples, n, pred, NULL);
+    t->progress = NULL, t->progress_ctx = NULL;
     double dt = cli_now() - t0;
     if (s == CG_OK) s = cg_metrics_eval(t->data, samples, n, pred, model);
-    cg_metrics base[CG_NUM_BASELINES][2];
-    for (int b = 0; b < CG_NUM_BASELINES && s == CG_OK; b++)
-        s = cg_baseline_eval(t->data, t->cfg.split, (cg_baseline)b, which_split, base[b]);
+    cg_metrics base[NB][K];
+    for (int b = 0; b < NB && s == CG_OK; b++) {
+        s = cg_baseline_predict(t->data, t->cfg.split, (cg_baseline)b, samples, n, bpred + (size_t)b * n * K);
+        if (s == CG_OK) s = cg_metrics_eval(t->data, samples, n, bpred + (size_t)b * n * K, base[b]);
+    }
+    const char *title = cg_model_title(t->model);
     if (s == CG_OK) {
-        char buf[256];
+        char buf[256], r1[32], r2[32];
         fprintf(out, "\n%s split (%s, %lld samples, predicted in %.1f s), original units:\n", split_name,
                 cg_split_kind_name(t->cfg.split), (long long)n, dt);
-        for (int k = 0; k < CG_NUM_LABELS; k++) {
+        for (int k = 0; k < K; k++) {
             fprintf(out, "  %s\n  %s\n", cg_label_name(k), cg_metrics_format_header(buf, sizeof buf));
-            fprintf(out, "  %s\n", cg_metrics_format_row(buf, sizeof buf, cg_model_title(t->model), &model[k]));
-            for (int b = 0; b < CG_NUM_BASELINES; b++)
-                fprintf(out, "  %s\n", cg_metrics_format_row(buf, sizeof buf, cg_baseline_name(b), &base[b][k]));
+            fprintf(out, "  %s\n", cg_metrics_format_row(buf, sizeof buf, title, &model[k]));
+            int best = -1;
+            for (int b = 0; b < NB; b++) {
+                char name[48];
+                snprintf(name, sizeof name, "%s (baseline)", cg_baseline_name(b));
+                fprintf(out, "  %s\n", cg_metrics_format_row(buf, sizeof buf, name, &base[b][k]));
+                if (!isnan(base[b][k].pearson) && (best < 0 || base[b][k].pearson > base[best][k].pearson)) best = b;
+            }
+            if (best >= 0 && model[k].n > 0)
+                fprintf(out, "  %s - best baseline (%s): pearson %+.3f, spearman %+.3f, rmse %+.5g\n", title,
+                        cg_baseline_name(best), model[k].pearson - base[best][k].pearson,
+                        model[k].spearman - base[best][k].spearman, model[k].rmse - base[best][k].rmse);
+        }
+        /* Pearson by group: number of deleted genes, then data source */
+        fprintf(out, "  pearson by group:\n  %-40s %-8s %7s %8s", "group", "label", "n", title);
+        for (int b = 0; b < NB; b++) fprintf(out, " %8.8s", cg_baseline_name(b));
+        fprintf(out, "\n");
+        const int n_groups = 3 + t->data->n_sources;
+        for (int gi = 0; gi < n_groups && s == CG_OK; gi++) {
+            const int ng = gi < 3 ? gi + 1 : 0, src = gi < 3 ? -1 : gi - 3;
+            char group[64];
+            if (gi < 3) snprintf(group, sizeof group, "%d deleted gene%s", ng, ng > 1 ? "s" : "");
+            else snprintf(group, sizeof group, "%s", t->data->sources[src].source);
+            cg_metrics gm[K], gb[NB][K];
+            s = cg_metrics_eval_group(t->data, samples, n, pred, ng, src, gm);
+            for (int b = 0; b < NB && s == CG_OK; b++)
+                s = cg_metrics_eval_group(t->data, samples, n, bpred + (size_t)b * n * K, ng, src, gb[b]);
+            for (int k = 0; k < K && s == CG_OK; k++) {
+                if (gm[k].n == 0) continue;
+                fprintf(out, "  %-40.40s %-8s %7lld %s", group, cg_label_name(k), (long long)gm[k].n,
+                        fmt_r(r1, sizeof r1, gm[k].pearson));
+                for (int b = 0; b < NB; b++) fprintf(out, " %s", fmt_r(r2, sizeof r2, gb[b][k].pearson));
+                fprintf(out, "\n");
+            }
         }
     }
+    free(bpred);
     if (s == CG_OK && pred_out) {
         *pred_out = pred;
         *samples_out = samples;
@@ -63,12 +114,27 @@ static cg_status report(cg_trainer *t, int which_split, const char *split_name, 
     return s;
 }
 
-static void json_metrics(FILE *f, const char *key, const cg_metrics m[2]) {
+/* a number for JSON: null when not finite */
+static void json_num(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.9g", v);
+    else fprintf(f, "null");
+}
+
+static void json_metrics(FILE *f, const char *key, const cg_metrics m[CG_NUM_LABELS]) {
     fprintf(f, ",\"%s\":{", key);
-    for (int k = 0; k < CG_NUM_LABELS; k++)
-        fprintf(f, "%s\"%s\":{\"n\":%lld,\"mse\":%.9g,\"rmse\":%.9g,\"pearson\":%.9g,\"spearman\":%.9g,\"r2\":%.9g}",
-                k ? "," : "", cg_label_name(k), (long long)m[k].n, m[k].mse, m[k].rmse, isnan(m[k].pearson) ? 0 : m[k].pearson,
-                isnan(m[k].spearman) ? 0 : m[k].spearman, isnan(m[k].r2) ? 0 : m[k].r2);
+    for (int k = 0; k < CG_NUM_LABELS; k++) {
+        fprintf(f, "%s\"%s\":{\"n\":%lld,\"mse\":", k ? "," : "", cg_label_name(k), (long long)m[k].n);
+        json_num(f, m[k].mse);
+        fprintf(f, ",\"rmse\":");
+        json_num(f, m[k].rmse);
+        fprintf(f, ",\"pearson\":");
+        json_num(f, m[k].pearson);
+        fprintf(f, ",\"spearman\":");
+        json_num(f, m[k].spearman);
+        fprintf(f, ",\"r2\":");
+        json_num(f, m[k].r2);
+        fprintf(f, "}");
+    }
     fprintf(f, "}");
 }
 
@@ -99,7 +165,7 @@ int cmd_train(int argc, char **argv) {
     cg_train_config tc = cg_train_defaults();
     int epochs = -1, batch = -1, threads = -1;
     double max_minutes = -1;
-    long long seed = -1;
+    long long seed = -1, max_steps = -1;
     const char *split = NULL, *perturbation = NULL;
     for (int i = 1; i < argc; i++) {
         bool bad = false;
@@ -114,6 +180,11 @@ int cmd_train(int argc, char **argv) {
             if (bad || (batch = atoi(v)) < 1) return fprintf(stderr, "cellgraph train: --batch-size needs a positive integer\n"), 2;
         } else if (cli_option(argc, argv, &i, "--max-minutes", &v, &bad)) {
             if (bad || (max_minutes = atof(v)) <= 0) return fprintf(stderr, "cellgraph train: --max-minutes needs a positive number\n"), 2;
+        } else if (cli_option(argc, argv, &i, "--max-steps", &v, &bad)) {
+            char *end = NULL;
+            max_steps = bad ? -1 : strtoll(v, &end, 10);
+            if (bad || !end || *end || max_steps < 1)
+                return fprintf(stderr, "cellgraph train: --max-steps needs a positive integer\n"), 2;
         } else if (cli_option(argc, argv, &i, "--seed", &v, &bad)) {
             if (bad || (seed = atoll(v)) < 0) return fprintf(stderr, "cellgraph train: --seed needs a non-negative integer\n"), 2;
         } else if (cli_option(argc, argv, &i, "--threads", &v, &bad)) {
@@ -130,8 +201,9 @@ int cmd_train(int argc, char **argv) {
     if (batch > 0) tc.batch_size = batch;
     if (max_minutes > 0) tc.max_minutes = max_minutes;
     if (seed >= 0) tc.seed = (uint64_t)seed;
+    if (max_steps > 0) tc.max_steps = max_steps;
     if (split && !cg_split_kind_parse(split, &tc.split)) {
-        fprintf(stderr, "cellgraph train: --split must be random or gene\n");
+        fprintf(stderr, "cellgraph train: --split must be random, gene1, gene2 or query\n");
         return 2;
     }
     if (!cli_perturbation("train", perturbation, &tc.perturbation)) return 2;
@@ -204,15 +276,16 @@ int cmd_train(int argc, char **argv) {
             cg_error(CG_ERR_IO, "%s: cannot write: %s", mpath, strerror(errno));
             goto done_trainer;
         }
-        bool stop = false, out_of_time = false;
+        bool stop = false, out_of_time = false, out_of_steps = tc.max_steps > 0 && t.step >= tc.max_steps;
         const int64_t per_epoch = (t.cfg.max_train_samples > 0 && t.cfg.max_train_samples < t.n_train ? t.cfg.max_train_samples
                                                                                                      : t.n_train);
         const int64_t steps_per_epoch = (per_epoch + tc.batch_size - 1) / tc.batch_size;
-        while (!stop && t.epoch < tc.epochs) {
+        while (!stop && t.epoch < tc.epochs && !out_of_time && !out_of_steps) {
             double loss_sum = 0;
             int64_t loss_n = 0, done_samples = 0;
             double ep_start = cli_now();
             bool epoch_done = false;
+            /* steps until the epoch ends, a validation is due (val_every), or a time or step limit is reached */
             while (!epoch_done) {
                 float loss;
                 int64_t pos = t.epoch_pos;
@@ -237,16 +310,15 @@ int cmd_train(int argc, char **argv) {
                     fflush(stdout);
                     last_print = tnow;
                 }
-                if (tc.max_minutes > 0 && (tnow - start) / 60.0 >= tc.max_minutes) {
-                    out_of_time = true;
-                    break;
-                }
+                if (tc.max_minutes > 0 && (tnow - start) / 60.0 >= tc.max_minutes) out_of_time = true;
+                if (tc.max_steps > 0 && t.step >= tc.max_steps) out_of_steps = true;
+                if (out_of_time || out_of_steps || (tc.val_every > 0 && t.step % tc.val_every == 0)) break;
             }
             if (tty) fprintf(stderr, "\n");
-            /* validation */
+            /* validation: at the end of an epoch, every val_every steps, and when a limit stops the run */
             double val_loss = NAN;
-            float *vpred = malloc(((size_t)t.n_val + 1) * 2 * sizeof *vpred);
-            cg_metrics vm[2];
+            float *vpred = malloc(((size_t)t.n_val + 1) * CG_NUM_LABELS * sizeof *vpred);
+            cg_metrics vm[CG_NUM_LABELS];
             if (!vpred || cg_trainer_predict_samples(&t, t.val_idx, t.n_val, vpred, &val_loss) != CG_OK ||
                 cg_metrics_eval(&d, t.val_idx, t.n_val, vpred, vm) != CG_OK) {
                 free(vpred);
@@ -256,33 +328,42 @@ int cmd_train(int argc, char **argv) {
             free(vpred);
             bool improved;
             double train_loss = loss_sum / fmax(1, (double)loss_n);
-            cg_trainer_end_epoch(&t, val_loss, &improved, &stop);
-            printf("epoch %d: train loss %.4f, val loss %.4f (z units), val pearson fitness %.3f, interaction %.3f, "
-                   "lr %.2e, %.1f min%s\n",
-                   t.epoch + 1, train_loss, val_loss, vm[0].pearson, vm[1].pearson, t.lr_now, (cli_now() - start) / 60,
-                   improved ? "  (best)" : "");
+            if (epoch_done) cg_trainer_end_epoch(&t, val_loss, &improved, &stop); /* a complete epoch */
+            else improved = cg_trainer_note_val(&t, val_loss); /* never counts toward plateau or early stopping */
+            printf("%s %d%s (step %lld): train loss %.4f, val loss %.4f (z units), val pearson fitness %.3f, "
+                   "epsilon %.3f, tau %.3f, lr %.2e, %.1f min%s\n",
+                   "epoch", t.epoch + 1, epoch_done ? "" : " (part)", (long long)t.step, train_loss, val_loss,
+                   vm[CG_LABEL_FITNESS].pearson, vm[CG_LABEL_EPSILON].pearson, vm[CG_LABEL_TAU].pearson, t.lr_now,
+                   (cli_now() - start) / 60, improved ? "  (best)" : "");
             fflush(stdout);
-            fprintf(mf, "{\"epoch\":%d,\"step\":%lld,\"train_loss\":%.9g,\"val_loss\":%.9g,\"lr\":%.9g,\"minutes\":%.4f",
-                    t.epoch + 1, (long long)t.step, train_loss, val_loss, t.lr_now, (cli_now() - start) / 60);
+            fprintf(mf, "{\"epoch\":%d,\"complete\":%s,\"step\":%lld,\"train_loss\":", t.epoch + 1,
+                    epoch_done ? "true" : "false", (long long)t.step);
+            json_num(mf, train_loss);
+            fprintf(mf, ",\"val_loss\":");
+            json_num(mf, val_loss);
+            fprintf(mf, ",\"lr\":%.9g,\"minutes\":%.4f", t.lr_now, (cli_now() - start) / 60);
             json_metrics(mf, "val", vm);
             fprintf(mf, "}\n");
             fflush(mf);
             if (n_hist < 10000) train_hist[n_hist] = train_loss, val_hist[n_hist++] = val_loss;
-            if (!out_of_time) cg_trainer_next_epoch(&t); /* the checkpoint then starts the next epoch */
-            if ((improved && cg_trainer_save(&t, run_dir, "best") != CG_OK) || cg_trainer_save(&t, run_dir, "last") != CG_OK) {
+            /* best: the parameters just validated, at the epoch and position they were reached */
+            if (improved && cg_trainer_save(&t, run_dir, "best") != CG_OK) {
                 fclose(mf);
                 goto done_trainer;
             }
-            if (out_of_time) {
-                printf("time limit of %.1f minutes reached\n", tc.max_minutes);
-                break;
+            if (epoch_done) cg_trainer_next_epoch(&t); /* last: resuming continues with the next epoch */
+            if (cg_trainer_save(&t, run_dir, "last") != CG_OK) {
+                fclose(mf);
+                goto done_trainer;
             }
+            if (out_of_time) printf("time limit of %.1f minutes reached\n", tc.max_minutes);
+            if (out_of_steps) printf("step budget of %lld steps reached\n", (long long)tc.max_steps);
         }
         fclose(mf);
         char ppath[4200];
         snprintf(ppath, sizeof ppath, "%s/loss.png", run_dir);
         char ptitle[128];
-        snprintf(ptitle, sizeof ptitle, "%s: loss per epoch", cg_model_title(&m));
+        snprintf(ptitle, sizeof ptitle, "%s: loss per validation (train and validation on one scale)", cg_model_title(&m));
         if (n_hist > 0 && cg_plot_losses(ppath, train_hist, val_hist, n_hist, ptitle) != CG_OK)
             fprintf(stderr, "cellgraph: warning: %s\n", cg_last_error());
     }
@@ -292,7 +373,7 @@ int cmd_train(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/checkpoint_best.safetensors", run_dir);
         struct stat sb;
         if (stat(path, &sb) == 0 && cg_checkpoint_load_params(path, &m) != CG_OK) goto done_trainer;
-        cg_metrics tm[2];
+        cg_metrics tm[CG_NUM_LABELS];
         float *pred = NULL;
         int64_t *samples = NULL, n = 0;
         if (report(&t, CG_SPLIT_TEST, "test", stdout, tm, &pred, &samples, &n) != CG_OK) goto done_trainer;
@@ -318,14 +399,15 @@ int cmd_train(int argc, char **argv) {
         snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", run_dir);
         FILE *mf = fopen(mpath, "a");
         if (mf) {
-            fprintf(mf, "{\"test\":true");
+            fprintf(mf, "{\"eval\":\"test\",\"split\":\"%s\",\"step\":%lld", cg_split_kind_name(t.cfg.split),
+                    (long long)t.step);
             json_metrics(mf, "test", tm);
             fprintf(mf, "}\n");
             fclose(mf);
         }
         printf("\nrun stored in %s/: checkpoint_best.safetensors, checkpoint_last.safetensors, "
                "optimizer_last.safetensors, metrics.jsonl, config.json, loss.png, test_fitness.png, "
-               "test_gene_interaction.png\npredict with: cellgraph predict --checkpoint %s/checkpoint_best.safetensors "
+               "test_epsilon.png, test_tau.png\npredict with: cellgraph predict --checkpoint %s/checkpoint_best.safetensors "
                "GENE [GENE ...]\n",
                run_dir, run_dir);
     }
@@ -399,7 +481,7 @@ int cmd_eval(int argc, char **argv) {
     if (cg_trainer_init(&t, &m, g, &d, &info.train) == CG_OK) {
         if (t.dataset_checksum != info.dataset_checksum)
             fprintf(stderr, "cellgraph: warning: the dataset differs from the one the checkpoint was trained on\n");
-        cg_metrics mm[2];
+        cg_metrics mm[CG_NUM_LABELS];
         rc = report(&t, which, split, stdout, mm, NULL, NULL, NULL) == CG_OK ? 0 : cli_fail();
         cg_trainer_free(&t);
     } else {
@@ -407,172 +489,6 @@ int cmd_eval(int argc, char **argv) {
     }
     cg_model_free(&m);
     cg_dataset_free(&d);
-    cg_graph_free(g);
-    return rc;
-}
-
-/* parses one genotype (names separated by spaces, tabs or commas) into sorted gene indices */
-static cg_status parse_genotype(const cg_genes *genes, char **names, int n, int32_t out[3], const char *where) {
-    if (n < 1 || n > 3)
-        return cg_error(CG_ERR_INVALID_ARG, "%s: a genotype has 1 to 3 genes, got %d", where, n);
-    for (int k = 0; k < 3; k++) out[k] = -1;
-    for (int k = 0; k < n; k++) {
-        int32_t gi;
-        if (cg_genes_resolve(genes, names[k], &gi) != CG_OK) return cg_error_wrap(cg_last_status(), "%s", where);
-        for (int j = 0; j < k; j++)
-            if (out[j] == gi)
-                return cg_error(CG_ERR_INVALID_ARG, "%s: gene '%s' is repeated in the genotype (as '%s')", where, names[k],
-                                names[j]);
-        out[k] = gi;
-    }
-    for (int a = 0; a < n; a++)
-        for (int b = a + 1; b < n; b++)
-            if (out[b] < out[a]) {
-                int32_t tmp = out[a];
-                out[a] = out[b];
-                out[b] = tmp;
-            }
-    return CG_OK;
-}
-
-int cmd_predict(int argc, char **argv) {
-    const char *ckpt = NULL, *data = NULL, *input = NULL, *output = NULL, *perturbation = NULL;
-    char *names[64];
-    int n_names = 0;
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        if (cli_option(argc, argv, &i, "--checkpoint", &ckpt, &bad) || cli_option(argc, argv, &i, "--data", &data, &bad) ||
-            cli_option(argc, argv, &i, "--input", &input, &bad) || cli_option(argc, argv, &i, "-o", &output, &bad) ||
-            cli_option(argc, argv, &i, "--output", &output, &bad) ||
-            cli_option(argc, argv, &i, "--perturbation", &perturbation, &bad)) {
-            if (bad) return 2;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "cellgraph predict: unknown option '%s'\n", argv[i]);
-            return 2;
-        } else if (n_names < 64) {
-            names[n_names++] = argv[i];
-        }
-    }
-    if (!ckpt || (!input && n_names == 0) || (input && n_names > 0)) {
-        fprintf(stderr, "usage: cellgraph predict --checkpoint F GENE [GENE ...]\n"
-                        "       cellgraph predict --checkpoint F --input genotypes.tsv [-o predictions.tsv]\n");
-        return 2;
-    }
-    cg_perturbation_choice pc = CG_PERTURB_AUTO;
-    if (!cli_perturbation("predict", perturbation, &pc)) return 2;
-    cg_checkpoint_info info;
-    cg_graph *g;
-    cg_dataset unused;
-    cg_model m;
-    if (cli_open_checkpoint(ckpt, data, &info, &g, &unused, false, &m)) return 1;
-    cg_perturbation_path mode;
-    if (cg_model_resolve_path(&m.cfg, perturbation ? pc : info.train.perturbation, false, &mode) != CG_OK) {
-        cg_model_free(&m);
-        cg_graph_free(g);
-        return cli_fail();
-    }
-    cg_genes *genes = NULL;
-    int rc = 1;
-    int32_t *geno = NULL;
-    char **labels = NULL;
-    int64_t n = 0, cap = 0;
-    if (cg_graph_genes(g, &genes) != CG_OK) goto out;
-    if (!input) {
-        geno = malloc(3 * sizeof *geno);
-        labels = malloc(sizeof *labels);
-        if (parse_genotype(genes, names, n_names, geno, "command line") != CG_OK) goto out;
-        size_t len = 1;
-        for (int k = 0; k < n_names; k++) len += strlen(names[k]) + 1;
-        labels[0] = malloc(len);
-        labels[0][0] = '\0';
-        for (int k = 0; k < n_names; k++) strcat(strcat(labels[0], k ? "," : ""), names[k]);
-        n = 1;
-    } else {
-        FILE *f = fopen(input, "r");
-        if (!f) {
-            cg_error(CG_ERR_IO, "%s: cannot open: %s", input, strerror(errno));
-            goto out;
-        }
-        char line[4096];
-        int64_t lineno = 0;
-        while (fgets(line, sizeof line, f)) {
-            lineno++;
-            size_t l = strlen(line);
-            while (l > 0 && (line[l - 1] == '\n' || line[l - 1] == '\r')) line[--l] = '\0';
-            char copy[4096];
-            snprintf(copy, sizeof copy, "%s", line);
-            char *toks[8];
-            int nt = 0;
-            for (char *tok = strtok(line, " \t,"); tok && nt < 8; tok = strtok(NULL, " \t,")) toks[nt++] = tok;
-            if (nt == 0 || toks[0][0] == '#') continue;
-            if (n == cap) {
-                cap = cap ? 2 * cap : 256;
-                geno = realloc(geno, (size_t)cap * 3 * sizeof *geno);
-                labels = realloc(labels, (size_t)cap * sizeof *labels);
-            }
-            char where[4200];
-            snprintf(where, sizeof where, "%s: line %lld", input, (long long)lineno);
-            if (parse_genotype(genes, toks, nt, geno + 3 * n, where) != CG_OK) {
-                fclose(f);
-                goto out;
-            }
-            labels[n++] = strdup(copy);
-        }
-        fclose(f);
-        if (n == 0) {
-            cg_error(CG_ERR_FORMAT, "%s: no genotype in the file", input);
-            goto out;
-        }
-    }
-    {
-        cg_graph_index hg;
-        if (cg_graph_index_init(&hg, g) != CG_OK) goto out;
-        float *pred = malloc((size_t)n * 2 * sizeof *pred);
-        cg_ctx ctx;
-        cg_status s = cg_ctx_init(&ctx, 0, 1);
-        if (s == CG_OK && !pred) s = cg_error(CG_ERR_NOMEM, "out of memory");
-        if (s == CG_OK) s = cg_model_predict(&ctx, &m, &hg, geno, n, 32, mode, pred);
-        for (int64_t i = 0; s == CG_OK && i < n; i++)
-            for (int k = 0; k < 2; k++) pred[i * 2 + k] = pred[i * 2 + k] * info.label_std[k] + info.label_mean[k];
-        if (s == CG_OK) {
-            char tmp[4300];
-            FILE *f = stdout;
-            if (output) {
-                snprintf(tmp, sizeof tmp, "%s.tmp.%d", output, (int)getpid());
-                f = fopen(tmp, "w");
-                if (!f) s = cg_error(CG_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
-            }
-            if (s == CG_OK) {
-                fprintf(f, "genotype\tgenes\tfitness\tgene_interaction\n");
-                for (int64_t i = 0; i < n; i++) {
-                    fprintf(f, "%s\t", labels[i]);
-                    for (int k = 0; k < 3 && geno[3 * i + k] >= 0; k++)
-                        fprintf(f, "%s%s", k ? "," : "", cg_graph_node_name(g, CG_GENE, geno[3 * i + k]));
-                    fprintf(f, "\t%.4f\t%.4f\n", pred[2 * i], pred[2 * i + 1]);
-                }
-            }
-            if (output && s == CG_OK) {
-                bool bad = ferror(f) != 0;
-                if (fclose(f) != 0 || bad || rename(tmp, output) != 0) {
-                    s = cg_error(CG_ERR_IO, "%s: write failed: %s", output, strerror(errno));
-                    unlink(tmp);
-                } else {
-                    printf("wrote %lld predictions to %s\n", (long long)n, output);
-                }
-            }
-        }
-        cg_ctx_free(&ctx);
-        free(pred);
-        cg_graph_index_free(&hg);
-        if (s == CG_OK) rc = 0;
-    }
-out:
-    if (rc) cli_fail();
-    for (int64_t i = 0; i < n; i++) free(labels[i]);
-    free(labels);
-    free(geno);
-    cg_genes_free(genes);
-    cg_model_free(&m);
     cg_graph_free(g);
     return rc;
 }

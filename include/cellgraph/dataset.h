@@ -6,10 +6,22 @@
  *     (NaN when none is known), the largest known p-value (the merged interaction is as significant as
  *     its least significant measurement; NaN when none is known), and the number of measurements;
  *   - one sample per genotype; an absent label is NaN;
- *   - two splits, both stored: "random" (80/10/10, stratified by label set x number of deleted genes,
- *     seed 42) and "gene" (a seeded fraction of the genes seen in the data held out for test and another
- *     for validation: test = genotypes touching a test gene, validation = genotypes touching a
- *     validation gene but no test gene, train = the rest);
+ *   - four splits, all stored, deterministic from the seed (DESIGN section 4; counts in docs/data.md):
+ *     "random": 80/10/10, stratified by label set (fitness; an interaction) x number of deleted genes.
+ *       Every gene, and most query pairs, of its test set appear in training: no claim about new genes.
+ *     "gene1": a seeded fraction (gene_holdout) of the genes seen in the data is held out for test (T) and
+ *       another for validation (V): test = genotypes with at least one T gene, validation = genotypes with
+ *       a V gene and no T gene, train = the rest (no T or V gene).
+ *     "gene2": the same T and V: test = genotypes whose genes are ALL in T, validation = all in V, train =
+ *       no T or V gene; every other genotype (mixing held-out and training genes) is in no split
+ *       (CG_SPLIT_NONE).
+ *     "query": whole SGA query strains held out (the query genes of an SGA screen record, minus the ho
+ *       locus), grouped into families of strains that share a query gene (a double-mutant query a+b and
+ *       its digenic control a+ho): a seeded fraction of the families (at least one when there are three
+ *       or more) for test and as many for validation; a sample with a record of a test family is test,
+ *       else of a validation family validation, else train (every non-SGA sample trains). No record of a
+ *       held-out query strain is in training.
+ *   - "gene" (the name of gene1 before there were four) is accepted by cg_split_kind_parse;
  *   - label statistics (mean, std with ddof 0, min, max, count) from the TRAINING split of each split
  *     only, for z-scoring; metrics are reported in original units.
  * Stored as one safetensors file; loading it is an mmap.
@@ -24,10 +36,20 @@
 #include "cellgraph/genes.h"
 #include "cellgraph/phenotypes.h"
 
-enum { CG_SPLIT_TRAIN = 0, CG_SPLIT_VAL = 1, CG_SPLIT_TEST = 2 };
-typedef enum cg_split_kind { CG_SPLIT_RANDOM = 0, CG_SPLIT_GENE = 1, CG_SPLIT_KINDS = 2 } cg_split_kind;
+/* The part of a split a sample is in; CG_SPLIT_NONE: in none (gene2: genotypes mixing held-out and
+ * training genes). */
+enum { CG_SPLIT_TRAIN = 0, CG_SPLIT_VAL = 1, CG_SPLIT_TEST = 2, CG_SPLIT_NONE = 3 };
+typedef enum cg_split_kind {
+    CG_SPLIT_RANDOM = 0,
+    CG_SPLIT_GENE1 = 1,
+    CG_SPLIT_GENE2 = 2,
+    CG_SPLIT_QUERY = 3,
+    CG_SPLIT_KINDS = 4
+} cg_split_kind;
+#define CG_SPLIT_GENE CG_SPLIT_GENE1 /* the name before gene split 2 existed */
 
-/* "random", "gene"; parse returns false for another name. */
+/* "random", "gene1", "gene2", "query"; parse also accepts "gene" (gene1) and returns false for another
+ * name. */
 const char *cg_split_kind_name(cg_split_kind k);
 bool cg_split_kind_parse(const char *name, cg_split_kind *out);
 
@@ -46,14 +68,15 @@ typedef struct cg_dataset {
     const float *label_p;      /* [S, K] NaN = unknown */
     const int32_t *label_count;/* [S, K] measurements merged (0 = absent) */
     const int32_t *source_mask;/* [S] bit s set when source s contributed */
-    const int32_t *split[CG_SPLIT_KINDS]; /* [S] CG_SPLIT_TRAIN / VAL / TEST */
+    const int32_t *split[CG_SPLIT_KINDS]; /* [S] CG_SPLIT_TRAIN / VAL / TEST / NONE */
     cg_label_stats stats[CG_SPLIT_KINDS][CG_NUM_LABELS];
     int n_sources;
     cg_pheno_stats sources[CG_DATASET_MAX_SOURCES]; /* per source: rows, records, drops by reason */
     int64_t n_genes;           /* size of the gene universe the indices refer to */
     uint32_t genes_checksum;   /* CRC-32 of the systematic names in index order */
     uint64_t seed;
-    double gene_holdout;       /* fraction of genes held out for test (and again for validation) */
+    double gene_holdout;       /* fraction of genes (gene1, gene2) or SGA queries (query) held out for test,
+                                  and again for validation */
     void *owner;               /* private: memory or mapped file */
 } cg_dataset;
 

@@ -24,8 +24,9 @@ typedef enum cg_lookup {
     CG_LOOKUP_AMBIGUOUS,  /* an alias of several genes */
 } cg_lookup;
 
-/* Reads the ORF rows of SGD_features.tab at path. Errors: CG_ERR_IO (missing/unreadable file, with the
- * path), CG_ERR_FORMAT ("<path>: line N: ..." for a row with too few columns, an empty or duplicate
+/* Reads the ORF rows of SGD_features.tab at path (blank lines are skipped). Errors: CG_ERR_IO
+ * (missing/unreadable file, with the path), CG_ERR_FORMAT ("<path>: line N: ..." for any row without its
+ * two mandatory columns (SGDID, feature type: a torn row), an ORF row with too few columns, an empty or duplicate
  * systematic name, where names differing only in case count as the same; a file without ORF rows),
  * CG_ERR_NOMEM. Names and aliases are kept verbatim except for surrounding whitespace. */
 cg_status cg_genes_load(const char *path, cg_genes **out);

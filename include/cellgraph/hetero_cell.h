@@ -14,7 +14,7 @@
  *   z     = AttentionalAggregation over the alive genes of each sample:
  *           softmax(gate(x)) . transform(x), gate D -> D/2 -> 1, transform D -> D
  *   z_w   = z of the wildtype graph, z_i = z of the perturbed graph, z_p = z_w - z_i
- *   y     = head(z_p) -> [fitness, gene_interaction]  (head: Linear, LayerNorm, act, dropout layers)
+ *   y     = head(z_p) -> [fitness, epsilon, tau]  (head: Linear, LayerNorm, act, dropout layers)
  * A batch is B genotypes on the one graph: dead-node bitsets per sample, features laid out per sample
  * over the shared CSR (cellgraph/graph_view.h, cellgraph/relbatch.h); the graph is never replicated.
  * Registered as the model "hetero_cell" (cellgraph/model.h); this header is for the model's own files,
@@ -94,7 +94,7 @@ void cg_hetero_cell_free(cg_hetero_cell *m);
 cg_tensor *cg_hetero_cell_encode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v);
 
 /* Predictions for a batch whose sample 0 is the wildtype (no deletion) and samples 1..B-1 the genotypes:
- * returns y [B - 1, 2] (fitness, gene_interaction, in the model's label units); *z_p_out (optional)
+ * returns y [B - 1, K] (fitness, epsilon, tau; K = CG_NUM_LABELS, in the model's label units); *z_p_out (optional)
  * receives z_p [B - 1, D]. The full path. */
 cg_tensor *cg_hetero_cell_forward(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, cg_tensor **z_p_out);
 
@@ -136,7 +136,7 @@ cg_tensor *cg_hetero_cell_encode_incremental(cg_ctx *ctx, const cg_hetero_cell *
 cg_tensor *cg_hetero_cell_forward_mode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v,
                                        cg_perturbation_path mode, cg_tensor **z_p_out);
 
-/* The head on z_p = z_w - z_i: z_w [1, D], z_i [n, D] -> [n, 2]; *z_p_out (optional) receives z_p. */
+/* The head on z_p = z_w - z_i: z_w [1, D], z_i [n, D] -> [n, K]; *z_p_out (optional) receives z_p. */
 cg_tensor *cg_hetero_cell_head(cg_ctx *ctx, const cg_hetero_cell *m, cg_tensor *z_w, cg_tensor *z_i, cg_tensor **z_p_out);
 
 /* The model's table in the registry (cellgraph/model.h). */

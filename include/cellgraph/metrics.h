@@ -14,7 +14,7 @@
  *              evaluated targets (so a constant prediction equal to that mean scores 0 and a constant
  *              prediction equal to any other value scores below 0); NaN when n == 0 or SST == 0
  *
- * Usage, for a model's predictions pred [n, 2] on the test split:
+ * Usage, for a model's predictions pred [n, CG_NUM_LABELS] (fitness, epsilon, tau) on the test split:
  *     int64_t *idx, n;
  *     cg_eval_split_samples(&d, CG_SPLIT_RANDOM, CG_SPLIT_TEST, &idx, &n);
  *     ... pred[i * 2 + k] = prediction of label k for sample idx[i] ...
@@ -53,13 +53,19 @@ typedef struct cg_metrics {
 cg_status cg_metrics_compute(const float *pred, const float *target, int64_t n, int64_t stride_pred,
                              int64_t stride_target, cg_metrics *out);
 
-/* The metrics of each label (out[CG_LABEL_FITNESS], out[CG_LABEL_GENE_INTERACTION]) for the samples
+/* The metrics of each label (out[CG_LABEL_FITNESS], out[CG_LABEL_EPSILON], out[CG_LABEL_TAU]) for the samples
  * samples[0..n) of d, given predictions pred [n, CG_NUM_LABELS] (row i belongs to samples[i]); the
  * targets are d->label of those samples, NaN labels skipped per label. Errors: those of
  * cg_metrics_compute (a non-finite prediction is named by its row and label), CG_ERR_INVALID_ARG for
  * a sample index outside [0, d->n). */
 cg_status cg_metrics_eval(const cg_dataset *d, const int64_t *samples, int64_t n, const float *pred,
                           cg_metrics out[CG_NUM_LABELS]);
+
+/* cg_metrics_eval restricted to the samples of one group: those deleting n_genes genes (0: any) and with
+ * source bit `source` set in d->source_mask (-1: any source). Errors: those of cg_metrics_eval;
+ * CG_ERR_NOMEM. */
+cg_status cg_metrics_eval_group(const cg_dataset *d, const int64_t *samples, int64_t n, const float *pred,
+                                int n_genes, int source, cg_metrics out[CG_NUM_LABELS]);
 
 /* The samples of split `which` (CG_SPLIT_TRAIN / VAL / TEST) under split kind `kind`, ascending, in a
  * malloc'd array *out (free() it; never NULL on success, even when *n == 0). Errors:
@@ -70,8 +76,8 @@ cg_status cg_eval_split_samples(const cg_dataset *d, cg_split_kind kind, int whi
  * and returned:
  *   "name                             n        mse       rmse    pearson   spearman         r2"
  *   "fitness                       1234  0.0071234     0.0844   0.712345   0.698765   0.501234"
- *   "gene_interaction                 0        nan        nan        nan        nan        nan"
- * The name column is 24 characters wide (a longer name is cut); mse and rmse have 5 significant digits,
+ *   "tau                              0        nan        nan        nan        nan        nan"
+ * The name column is 32 characters wide (a longer name is cut); mse and rmse have 5 significant digits,
  * the correlations and r2 6 decimals; NaN prints as "nan". */
 const char *cg_metrics_format_header(char *buf, size_t len);
 const char *cg_metrics_format_row(char *buf, size_t len, const char *name, const cg_metrics *m);
@@ -79,13 +85,13 @@ const char *cg_metrics_format_row(char *buf, size_t len, const char *name, const
 // ----------------------------------------------------------------------------
 // baselines
 
-/* The reference predictors a model must beat. Both are fitted on the TRAINING split of the chosen
+/* The reference predictors a model must beat. All are fitted on the TRAINING split of the chosen
  * split kind only (nothing from validation or test leaks into them) and predict any sample:
  *
  *   CG_BASELINE_MEAN ("training_mean"): label k of every sample = the mean of the finite values of
  *     label k over the training split (recomputed from d->label; equal to d->stats[kind][k].mean up
  *     to float rounding). A label with no training value at all predicts its null value instead:
- *     fitness 1 (wild type), gene interaction 0.
+ *     fitness 1 (wild type), epsilon and tau 0.
  *
  *   CG_BASELINE_MULTIPLICATIVE ("multiplicative"): fitness of a genotype = the product over its
  *     genes of each gene's single-mutant fitness, i.e. the fitness label of the training sample that
@@ -93,18 +99,28 @@ const char *cg_metrics_format_row(char *buf, size_t len, const char *name, const
  *     single is in validation or test, or was never measured) uses the mean single-mutant fitness of
  *     the training split instead (1 when the training split has no single mutant at all). A single
  *     mutant therefore predicts its own training fitness, or that fallback when it is itself held out.
- *     Gene interaction is predicted 0 (the multiplicative null: no epistasis). A genotype with no
+ *     Epsilon and tau are predicted 0 (the multiplicative null: no epistasis). A genotype with no
  *     gene predicts fitness 1 (the empty product).
+ *
+ *   CG_BASELINE_ADDITIVE ("per_gene_additive"): the per-gene additive model in closed form. For label k, with m_k
+ *     the training mean, each gene's residual r_gk = the mean of (y - m_k) over the training samples
+ *     with label k that delete g (0 for a gene without one); a genotype predicts m_k plus the mean of
+ *     r_gk over its genes. (The trained twin is the model "additive", cellgraph/additive.h.)
  */
-typedef enum cg_baseline { CG_BASELINE_MEAN = 0, CG_BASELINE_MULTIPLICATIVE = 1, CG_NUM_BASELINES = 2 } cg_baseline;
+typedef enum cg_baseline {
+    CG_BASELINE_MEAN = 0,
+    CG_BASELINE_MULTIPLICATIVE = 1,
+    CG_BASELINE_ADDITIVE = 2,
+    CG_NUM_BASELINES = 3
+} cg_baseline;
 
-/* "training_mean", "multiplicative" ("?" for another value); parse accepts those names and "mean"
- * and returns false for another name. */
+/* "training_mean", "multiplicative", "per_gene_additive" ("?" for another value); parse accepts those
+ * names, "mean" and "additive", and returns false for another name. */
 const char *cg_baseline_name(cg_baseline b);
 bool cg_baseline_parse(const char *name, cg_baseline *out);
 
 /* Predictions of baseline `which`, fitted on the training split of split_kind, for the samples
- * samples[0..n) of d: pred [n, CG_NUM_LABELS], row i for samples[i] (fitness, gene interaction), all
+ * samples[0..n) of d: pred [n, CG_NUM_LABELS], row i for samples[i] (fitness, epsilon, tau), all
  * finite. The fit is recomputed on every call (one pass over the dataset).
  * Errors: CG_ERR_INVALID_ARG (NULL pointers, unknown baseline or split kind, a sample index outside
  * [0, d->n)), CG_ERR_FORMAT (a genotype entry outside [-1, d->n_genes), multiplicative only),

@@ -157,6 +157,14 @@ cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *m, const cg_model_batch
 cg_status cg_model_predict(cg_ctx *ctx, const cg_model *m, const cg_graph_index *gi, const int32_t *geno, int64_t n,
                            int64_t batch_size, cg_perturbation_path path, float *y);
 
+/* Progress of long work: called with the genotypes done so far and the total (after every batch). */
+typedef void (*cg_progress_fn)(void *ctx, int64_t done, int64_t total);
+
+/* cg_model_predict, calling progress (when not NULL) after every batch. */
+cg_status cg_model_predict_progress(cg_ctx *ctx, const cg_model *m, const cg_graph_index *gi, const int32_t *geno,
+                                    int64_t n, int64_t batch_size, cg_perturbation_path path, float *y,
+                                    cg_progress_fn progress, void *progress_ctx);
+
 /* ---- helpers for models ---- */
 
 /* Splits graph embeddings z [B, D] of a batch into the wildtype row z_w [1, D] (sample 0) and the

@@ -28,21 +28,32 @@
 #include "cellgraph/error.h"
 #include "cellgraph/genes.h"
 
-/* The labels. */
-typedef enum cg_label { CG_LABEL_FITNESS = 0, CG_LABEL_GENE_INTERACTION = 1, CG_NUM_LABELS = 2 } cg_label;
+/* The labels (DESIGN section 1): fitness (wild type = 1); epsilon, the digenic interaction of a pair; tau,
+ * the trigenic interaction of a triple. Epsilon and tau are different quantities on different scales:
+ * separate labels, separate statistics, separate outputs and metrics. */
+typedef enum cg_label { CG_LABEL_FITNESS = 0, CG_LABEL_EPSILON = 1, CG_LABEL_TAU = 2, CG_NUM_LABELS = 3 } cg_label;
 
-/* "fitness", "gene_interaction"; "unknown" for any other value. */
+/* "fitness", "epsilon", "tau"; "unknown" for any other value. */
 const char *cg_label_name(cg_label l);
+/* The index of a label name (including the pre-0.2 pooled "gene_interaction": -2), or -1. */
+int cg_label_parse(const char *name);
+
+/* The interaction label of a genotype of n genes: epsilon for 2, tau for 3 (-1 otherwise). */
+static inline int cg_interaction_label(int n_genes) {
+    return n_genes == 2 ? CG_LABEL_EPSILON : n_genes == 3 ? CG_LABEL_TAU : -1;
+}
 
 /* One measurement of one label for one genotype. */
 typedef struct cg_pheno_record {
     int32_t genes[3];   /* sorted ascending; -1 padding after n_genes */
     int n_genes;        /* 1..3 */
-    cg_label label;
+    cg_label label;     /* fitness, or epsilon (pairs) / tau (triples): cg_interaction_label(n_genes) */
     float value;        /* fitness (wild type = 1), or epsilon (pairs) / tau (triples) */
     float std;          /* standard deviation of the value, NaN when unknown */
     float p_value;      /* p-value of a genetic interaction, NaN when unknown */
     int64_t line;       /* line of the file it came from */
+    int n_query;        /* SGA screens: the number of query genes (1 or 2; the ho locus excluded), else 0 */
+    int32_t query[2];   /* the query genes, ascending (the array gene is the other gene of genes[]) */
 } cg_pheno_record;
 
 /* Called for every record; a non-CG_OK return stops the reader, which returns that status. */
@@ -77,9 +88,10 @@ typedef struct cg_pheno_stats {
 cg_status cg_read_costanzo_smf(const char *path, const cg_genes *g, cg_pheno_emit emit, void *ctx, cg_pheno_stats *st);
 
 /* DCell's Costanzo 2016 digenic pairs (GO_0006281_{training,testing}_data_2016_0): space-separated
- * "2 ORF1 ORF2 value", value = epsilon. Emits gene_interaction records (no std, no p-value). The leading
- * count (1..3) says how many gene names follow; runs of spaces or tabs separate fields. Reasons:
- * "unknown gene", "gene repeated in genotype", "NaN gene_interaction". */
+ * "2 ORF1 ORF2 value", value = epsilon. Emits epsilon records for pairs and tau records for triples (no
+ * std, no p-value). The leading count (1..3) says how many gene names follow; runs of spaces or tabs
+ * separate fields. Reasons: "unknown gene", "gene repeated in genotype", "interaction of one gene" (count
+ * 1: no interaction is defined), "NaN gene_interaction". */
 cg_status cg_read_dcell_pairs(const char *path, const cg_genes *g, cg_pheno_emit emit, void *ctx, cg_pheno_stats *st);
 
 /* Double-mutant query fitness (dmf_tr_150226_fromSGAonly.txt): no header,
@@ -103,7 +115,7 @@ cg_status cg_read_query_fitness(const char *path, const cg_genes *g, cg_pheno_em
  *     "Double mutant fitness", "Double mutant fitness standard deviation".
  * Query strain "<ORF1>+<ORF2>_<id>" (or "<ORF>_<id>"): its genes minus YDL227C; array strain
  * "<ORF>_<allele code><n>". The genotype is the query genes plus the array gene: 2 genes give epsilon
- * and double-mutant fitness, 3 give tau and triple-mutant fitness. Deletions only: the array allele
+ * (CG_LABEL_EPSILON) and double-mutant fitness, 3 give tau (CG_LABEL_TAU) and triple-mutant fitness. Deletions only: the array allele
  * code must be dma or sn; a query gene is a deletion when its part of the query allele name (split on
  * '+') contains 'Δ' (U+0394), '∆' (U+2206) or "delta", or, without an allele name column, when the
  * query strain's code is tm, dma or sn. A query strain whose own code is dma or sn (the single-gene
@@ -121,7 +133,20 @@ cg_status cg_read_query_fitness(const char *path, const cg_genes *g, cg_pheno_em
  * non-blank line with a "Query strain ID" column; up to 3 lines before it (a spreadsheet title row) are
  * skipped, and a UTF-8 byte order mark is ignored. Required: query and array strain ids, the score,
  * P-value, fitness and fitness standard deviation columns (CG_ERR_FORMAT naming the missing one). When a
- * table has both "Raw genetic interaction score (epsilon)" and the adjusted score, the adjusted is read. */
+ * table has both "Raw genetic interaction score (epsilon)" and the adjusted score, the adjusted is read.
+ * Column names are matched byte for byte after case folding of ASCII letters: Costanzo's score column is
+ * "Genetic interaction score (ε)" with ε in UTF-8 (CE B5); another spelling of it is accepted by its
+ * "Genetic interaction score" prefix. Missing values: unlike the common rule above, an empty (or blank)
+ * field in the score, P-value, fitness or standard deviation column is NaN, as "NaN" is: the published
+ * tables are spreadsheet exports that leave a missing value's cell empty (Costanzo 2016 Data File S1
+ * leaves "Query single mutant fitness (SMF)" empty when it is unknown; the SMF and allele-name columns
+ * other than "Query allele name" are never parsed). An empty score or fitness is then counted as
+ * "NaN gene_interaction" / "NaN fitness"; an empty P-value or std gives a record with a NaN p_value / std.
+ * In Costanzo 2016 the other strain codes, tsq/tsa (temperature-sensitive), damp (DAmP) and S (strains
+ * carrying a suppressor mutation, e.g. YBR282W_S253 "mrpl27-supp1"), have allele names without a deletion
+ * mark, so they are dropped; a dma or sn strain whose allele name has a suppressor suffix ("lte1-supp1")
+ * is a deletion. So of Costanzo's tables only SGA_NxN (sn query x dma array) gives records: every row of
+ * SGA_ExE and SGA_ExN_NxE has a TS allele on one side. */
 cg_status cg_read_sga_table(const char *path, const cg_genes *g, int temperature, cg_pheno_emit emit, void *ctx,
                             cg_pheno_stats *st);
 

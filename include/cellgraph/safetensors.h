@@ -16,7 +16,10 @@
  *
  * Reader: cg_safetensors_open maps the file read-only and validates the whole header up front, so
  * that every accessor afterwards is infallible apart from lookups by name/index. Nothing is copied:
- * tensor data pointers point into the mapping and stay valid until cg_safetensors_close. Typical use:
+ * tensor data pointers point into the mapping and stay valid until cg_safetensors_close. The data
+ * buffer always starts 8-byte aligned in memory: a valid file whose header length leaves it unaligned
+ * in the file (the format allows any N) is read into an aligned read-only copy instead of mapped, so a
+ * tensor whose data offset is a multiple of its element size can be used in place. Typical use:
  *
  *     cg_safetensors *st;
  *     if (cg_safetensors_open("model.safetensors", &st) != CG_OK) { report cg_last_error(); }
@@ -113,7 +116,8 @@ typedef struct cg_safetensors_info {
     int64_t numel;                   /* product of shape (1 for a scalar) */
     uint64_t offset;                 /* data_offsets[0], relative to the data buffer */
     uint64_t nbytes;                 /* data_offsets[1] - data_offsets[0] = numel * element size */
-    const void *data;                /* the bytes, inside the read-only mapping (not necessarily aligned) */
+    const void *data;                /* the bytes, inside the read-only mapping: aligned to the element size
+                                        when offset is a multiple of it (the data buffer is 8-byte aligned) */
 } cg_safetensors_info;
 
 /* Opens path, maps it read-only (nothing is copied) and validates the header:
@@ -127,8 +131,10 @@ typedef struct cg_safetensors_info {
  *     be in order or cover the whole buffer);
  *   - "__metadata__", when present, appears once and is an object whose values are all strings.
  * On success *out is the open file (free with cg_safetensors_close); on failure *out is NULL.
- * Errors: CG_ERR_IO (cannot open/stat/map the file, or it is a directory; message has the path and the
- *         strerror text),
+ * The file type is checked before anything is read, without blocking: a named pipe, a device or a
+ * directory is an error at once (never a wait for a writer).
+ * Errors: CG_ERR_IO (cannot open/stat/map/read the file, or it is not a regular file (a directory, a named
+ *         pipe); message has the path and the strerror text or the file type),
  *         CG_ERR_FORMAT (any violation above; the message names the path and the offending tensor or
  *         field, and says "truncated" when the file is shorter than 8 or 8+N bytes),
  *         CG_ERR_NOMEM, CG_ERR_INVALID_ARG (NULL path or out). */
@@ -161,8 +167,8 @@ cg_status cg_safetensors_find(const cg_safetensors *st, const char *name, cg_saf
  * Errors: CG_ERR_NOT_FOUND (no such tensor),
  *         CG_ERR_SHAPE ("dtype X not supported as a tensor" for anything but F32/I32, or more than
  *         CG_MAX_DIMS dimensions),
- *         CG_ERR_FORMAT (the data of a non-empty tensor is not 4-byte aligned in the mapping: the
- *         header length N and the tensor offset do not keep it aligned),
+ *         CG_ERR_FORMAT (the data of a non-empty tensor is not 4-byte aligned: its data offset is not a
+ *         multiple of 4),
  *         CG_ERR_INVALID_ARG (NULL argument). */
 cg_status cg_safetensors_get_tensor(const cg_safetensors *st, const char *name, cg_tensor *out);
 
@@ -237,6 +243,14 @@ cg_status cg_safetensors_writer_set_metadata(cg_safetensors_writer *w, const cha
  *         text), CG_ERR_NOMEM, CG_ERR_INVALID_ARG (NULL or empty path, header larger than
  *         CG_ST_MAX_HEADER_BYTES, or more than 2^53 bytes of tensor data). */
 cg_status cg_safetensors_writer_write(const cg_safetensors_writer *w, const char *path);
+
+/* Removes the temporary files path + ".tmp.<pid>" left in path's directory by writers that were killed
+ * before they could rename or remove them (SIGKILL, power loss): those whose <pid> (decimal digits only)
+ * is not a running process (kill(pid, 0) fails with ESRCH). A file of a live process, of this process,
+ * or of any other name is left alone. cg_safetensors_writer_write calls it after every successful write;
+ * other writers that use the same naming (predict -o) call it too. Best effort: returns the number of
+ * files removed, 0 when the directory cannot be read. */
+int cg_remove_stale_temps(const char *path);
 
 /* Frees the writer's copies of names and metadata and makes it empty again. Safe on an initialised
  * writer that was already freed. */

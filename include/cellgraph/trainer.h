@@ -23,7 +23,7 @@ typedef struct cg_train_config {
     int epochs;                 /* "epochs" (10) */
     double max_minutes;         /* "max_minutes" (0: no limit); checked between steps */
     int batch_size;             /* "batch_size" (16) genotypes per step */
-    cg_split_kind split;        /* "split" ("random" | "gene") */
+    cg_split_kind split;        /* "split" ("random" | "gene1" | "gene2" | "query"; "gene" = gene1) */
     uint64_t seed;              /* "seed" (42): shuffling and dropout */
     double lr;                  /* "lr" (1e-3) */
     double weight_decay;        /* "weight_decay" (1e-2, AdamW) */
@@ -36,9 +36,11 @@ typedef struct cg_train_config {
     double lambda_dist;         /* "lambda_dist" (0) */
     double lambda_supcr;        /* "lambda_supcr" (0) */
     double supcr_temperature;   /* "supcr_temperature" (0.1) */
-    float label_weights[2];     /* "label_weights" ([1, 1]): fitness, gene_interaction */
+    float label_weights[CG_NUM_LABELS]; /* "label_weights" ([1, 1, 1]): fitness, epsilon, tau */
     int64_t max_val_samples;    /* "max_val_samples" (512; 0 = all): validation per epoch on a fixed seeded subset */
     int64_t max_train_samples;  /* "max_train_samples" (0 = all): training samples per epoch */
+    int64_t max_steps;          /* "max_steps" (0: no limit): a step budget (the same work on any machine) */
+    int64_t val_every;          /* "val_every" (0: epoch ends only): also validate every this many steps */
     cg_perturbation_choice perturbation; /* "perturbation" ("auto") */
 } cg_train_config;
 
@@ -81,6 +83,8 @@ typedef struct cg_trainer {
     cg_graph_view view;
     uint64_t *blocks;            /* [(batch + 1) x deletion words] */
     int32_t *geno;               /* [batch, 3] the batch's genotypes */
+    cg_progress_fn progress;     /* optional: called by cg_trainer_predict_samples after every batch */
+    void *progress_ctx;
     float *target;               /* [batch, 2] z-scored */
 } cg_trainer;
 
@@ -99,13 +103,19 @@ cg_status cg_trainer_step(cg_trainer *t, float *loss, bool *epoch_done);
 /* Starts the next epoch (shuffles; to be called after an epoch is done and validated). */
 void cg_trainer_next_epoch(cg_trainer *t);
 
-/* Predictions in original units for samples[0..n) ([n, 2]), in batches, no gradient; *loss (optional)
- * receives the mean z-scored MSE over the present labels. */
+/* Predictions in original units for samples[0..n) ([n, K]), in batches, no gradient; *loss (optional)
+ * receives the training loss's MSE term over these samples, on the training loss's scale: the sum over
+ * labels of label_weights[k] x the mean z-scored squared error of label k (NaN when no label is present). */
 cg_status cg_trainer_predict_samples(cg_trainer *t, const int64_t *samples, int64_t n, float *pred, double *loss);
 
-/* After validation: updates the plateau scale, early stopping counter and best score; returns true in
- * *improved when val_loss is the best so far and in *stop when early stopping triggers. */
+/* After the validation at the end of a COMPLETE epoch: updates the plateau scale, early stopping counter
+ * and best score; returns true in *improved when val_loss is the best so far and in *stop when early
+ * stopping triggers. */
 void cg_trainer_end_epoch(cg_trainer *t, double val_loss, bool *improved, bool *stop);
+
+/* After a validation inside an epoch (val_every, a time or step limit): updates the best score only (a
+ * partial epoch never counts toward the plateau or early stopping); true when val_loss is the best. */
+bool cg_trainer_note_val(cg_trainer *t, double val_loss);
 
 /* Checkpoints: <dir>/checkpoint_<tag>.safetensors (parameters; metadata: model config with its "model"
  * name, training config,
@@ -123,6 +133,9 @@ typedef struct cg_checkpoint_info {
     cg_model_config model;       /* a checkpoint without a "model" name is HeteroCell's */
     cg_train_config train;
     float label_mean[CG_NUM_LABELS], label_std[CG_NUM_LABELS];
+    bool legacy_labels;          /* written with the pooled labels (fitness, gene_interaction) before epsilon
+                                    and tau were separate: epsilon and tau both take the interaction output
+                                    and its statistics */
     uint32_t graph_checksum, dataset_checksum;
     int epoch;
     int64_t step;
@@ -132,7 +145,8 @@ typedef struct cg_checkpoint_info {
 cg_status cg_checkpoint_info_read(const char *path, cg_checkpoint_info *info);
 
 /* Loads a checkpoint's parameters into an initialised model of the same config (names and shapes must
- * match; the CRC-32 of the parameters is verified). Errors: CG_ERR_FORMAT naming the file and the
+ * match; the CRC-32 of the parameters is verified). A legacy-label checkpoint (cg_checkpoint_info) has
+ * 2-row output layers: row 1 (gene_interaction) is copied to both the epsilon and tau rows. Errors: CG_ERR_FORMAT naming the file and the
  * parameter, CG_ERR_IO. */
 cg_status cg_checkpoint_load_params(const char *path, cg_model *m);
 

@@ -3,8 +3,11 @@
 #include "cellgraph/safetensors.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,7 +132,9 @@ typedef struct range_ref {
 struct cg_safetensors {
     char *path;                  /* copy of the path given to open */
     const unsigned char *map;    /* the whole file, PROT_READ */
-    size_t map_size;
+    size_t map_size;             /* bytes of the file */
+    void *region;                /* what to munmap: the file's mapping, or the aligned copy holding map */
+    size_t region_size;
     const unsigned char *data;   /* start of the data buffer = map + 8 + N */
     uint64_t data_size;
     uint64_t header_len;         /* N */
@@ -363,12 +368,67 @@ static cg_status parse_header(cg_safetensors *st) {
     return CG_OK;
 }
 
+/* Reads n bytes at offset off of fd into buf. Errors: CG_ERR_IO (a read error, or the file ended early:
+ * it changed while being read). */
+static cg_status read_at(int fd, const char *path, void *buf, size_t n, off_t off) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, off + (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return cg_error(CG_ERR_IO, "%s: read error: %s", path, strerror(errno));
+        if (r == 0)
+            return cg_error(CG_ERR_IO, "%s: the file ended at byte %lld while being read (changed meanwhile?)", path,
+                            (long long)(off + (off_t)got));
+        got += (size_t)r;
+    }
+    return CG_OK;
+}
+
+/* Maps the file behind fd (st->map_size bytes) so that the data buffer, at byte 8 + N of the file, starts
+ * 8-byte aligned in memory. Writers pad the header so that 8 + N is a multiple of 8 and the file is mapped
+ * as it is; a valid file with another header length (the format does not require the padding) is read
+ * into an anonymous mapping at the offset that aligns its data buffer, and made read-only. Either way
+ * every tensor whose data offset is a multiple of its element size is aligned for its type. */
+static cg_status map_file(cg_safetensors *st, int fd) {
+    const char *path = st->path;
+    unsigned char lenbuf[8];
+    cg_status s = read_at(fd, path, lenbuf, 8, 0);
+    if (s != CG_OK) return s;
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = (n << 8) | lenbuf[i];
+    size_t shift = (size_t)((8 - n % 8) % 8); /* bytes before the file's first so that 8 + N + shift = 0 mod 8 */
+    if (shift == 0 || n > CG_ST_MAX_HEADER_BYTES || 8 + n > st->map_size) {
+        /* aligned, or a header parse_header rejects anyway: the file as it is */
+        void *m = mmap(NULL, st->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) return cg_error(CG_ERR_IO, "%s: cannot mmap: %s", path, strerror(errno));
+        st->region = m;
+        st->region_size = st->map_size;
+        st->map = m;
+        return CG_OK;
+    }
+    size_t total = st->map_size + shift;
+    void *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return cg_error(CG_ERR_NOMEM, "%s: cannot allocate %zu bytes to align the data of the file (header length "
+                        "%llu is not 8 + a multiple of 8): %s", path, total, (unsigned long long)n, strerror(errno));
+    st->region = m;
+    st->region_size = total;
+    s = read_at(fd, path, (unsigned char *)m + shift, st->map_size, 0);
+    if (s == CG_OK && mprotect(m, total, PROT_READ) != 0)
+        s = cg_error(CG_ERR_IO, "%s: cannot protect the copy of the file: %s", path, strerror(errno));
+    if (s != CG_OK) return s;
+    st->map = (const unsigned char *)m + shift;
+    return CG_OK;
+}
+
 cg_status cg_safetensors_open(const char *path, cg_safetensors **out) {
     if (!out) return cg_error(CG_ERR_INVALID_ARG, "safetensors_open: NULL output");
     *out = NULL;
     if (!path) return cg_error(CG_ERR_INVALID_ARG, "safetensors_open: NULL path");
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a named pipe (or a device) must not wait for a writer before the file type is
+     * checked; it has no effect on reading a regular file */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return cg_error(CG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
@@ -379,7 +439,9 @@ cg_status cg_safetensors_open(const char *path, cg_safetensors **out) {
     if (!S_ISREG(sb.st_mode)) {
         close(fd);
         return cg_error(CG_ERR_IO, "%s: cannot read: %s", path,
-                        S_ISDIR(sb.st_mode) ? strerror(EISDIR) : "not a regular file");
+                        S_ISDIR(sb.st_mode)    ? strerror(EISDIR)
+                        : S_ISFIFO(sb.st_mode) ? "a named pipe, not a regular file"
+                                               : "not a regular file");
     }
     if (sb.st_size < 8) {
         close(fd);
@@ -397,17 +459,9 @@ cg_status cg_safetensors_open(const char *path, cg_safetensors **out) {
     }
     st->path = pcopy;
     st->map_size = (size_t)sb.st_size;
-    void *m = mmap(NULL, st->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int e = errno;
+    cg_status s = map_file(st, fd);
     close(fd); /* the mapping keeps the file alive */
-    if (m == MAP_FAILED) {
-        st->map_size = 0;
-        cg_safetensors_close(st);
-        return cg_error(CG_ERR_IO, "%s: cannot mmap: %s", path, strerror(e));
-    }
-    st->map = m;
-
-    cg_status s = parse_header(st);
+    if (s == CG_OK) s = parse_header(st);
     if (s != CG_OK) {
         cg_safetensors_close(st);
         return s;
@@ -418,7 +472,7 @@ cg_status cg_safetensors_open(const char *path, cg_safetensors **out) {
 
 void cg_safetensors_close(cg_safetensors *st) {
     if (!st) return;
-    if (st->map && st->map_size) munmap((void *)st->map, st->map_size);
+    if (st->region) munmap(st->region, st->region_size);
     cJSON_Delete(st->root);
     free(st->infos);
     free(st->by_name);
@@ -468,10 +522,9 @@ cg_status cg_safetensors_get_tensor(const cg_safetensors *st, const char *name, 
                         name, info->ndim, CG_MAX_DIMS);
     if (info->nbytes > 0 && (uintptr_t)info->data % 4 != 0) /* an empty tensor is never read */
         return cg_error(CG_ERR_FORMAT,
-                        "%s: tensor '%s': data at file offset %llu is not 4-byte aligned (header length %llu, "
-                        "data_offsets begin %llu)",
-                        st->path, name, (unsigned long long)(8 + st->header_len + info->offset),
-                        (unsigned long long)st->header_len, (unsigned long long)info->offset);
+                        "%s: tensor '%s': data_offsets begin %llu is not a multiple of 4, so its data is not "
+                        "4-byte aligned",
+                        st->path, name, (unsigned long long)info->offset);
     cg_tensor t;
     memset(&t, 0, sizeof t);
     static const int64_t scalar[1] = {1};
@@ -769,5 +822,33 @@ cg_status cg_safetensors_writer_write(const cg_safetensors_writer *w, const char
     }
     free(tmp);
     sync_parent_dir(path);
+    cg_remove_stale_temps(path);
     return CG_OK;
+}
+
+int cg_remove_stale_temps(const char *path) {
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    const char *base = slash ? slash + 1 : path;
+    if (!base || !*base) return 0;
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    DIR *d = dir ? opendir(dir) : NULL;
+    free(dir);
+    if (!d) return 0;
+    const size_t bl = strlen(base);
+    int removed = 0;
+    for (const struct dirent *e; (e = readdir(d)) != NULL;) {
+        const char *nm = e->d_name, *digits = nm + bl + 5;
+        if (strncmp(nm, base, bl) != 0 || strncmp(nm + bl, ".tmp.", 5) != 0) continue;
+        if (*digits < '0' || *digits > '9') continue;
+        char *end = NULL;
+        errno = 0;
+        long long pid = strtoll(digits, &end, 10);
+        if (*end != '\0' || errno != 0 || pid <= 0 || pid > INT_MAX || pid == (long long)getpid()) continue;
+        /* only when no such process exists: a live writer's file (or one of another user's process,
+         * EPERM) is left alone */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        if (unlinkat(dirfd(d), nm, 0) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
 }

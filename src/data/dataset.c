@@ -11,15 +11,19 @@
 #include "cellgraph/rng.h"
 #include "cellgraph/safetensors.h"
 
-#define DATASET_FORMAT "cellgraph.dataset/1"
+#define DATASET_FORMAT "cellgraph.dataset/2" /* 2: labels fitness, epsilon, tau; four splits */
 #define K CG_NUM_LABELS
 
-static const char *const SPLIT_NAMES[CG_SPLIT_KINDS] = {"random", "gene"};
+static const char *const SPLIT_NAMES[CG_SPLIT_KINDS] = {"random", "gene1", "gene2", "query"};
 
 const char *cg_split_kind_name(cg_split_kind k) { return (unsigned)k < CG_SPLIT_KINDS ? SPLIT_NAMES[k] : "?"; }
 
 bool cg_split_kind_parse(const char *name, cg_split_kind *out) {
-    for (int k = 0; k < CG_SPLIT_KINDS; k++)
+    if (name && strcmp(name, "gene") == 0) { /* the name of gene1 before gene2 existed */
+        *out = CG_SPLIT_GENE1;
+        return true;
+    }
+    for (int k = 0; name && k < CG_SPLIT_KINDS; k++)
         if (strcmp(name, SPLIT_NAMES[k]) == 0) {
             *out = (cg_split_kind)k;
             return true;
@@ -62,6 +66,7 @@ typedef struct rec {
     int32_t label;
     int32_t src;
     float value, std, p;
+    int64_t query; /* SGA query strain key (query genes a < b: (a + 1) * 2^32 + (b + 1)), -1 for none */
 } rec;
 
 static int rec_cmp(const void *a, const void *b) {
@@ -79,12 +84,14 @@ static bool same_genotype(const rec *a, const rec *b) {
 static int n_genes_of(const int32_t *g) { return (g[0] >= 0) + (g[1] >= 0) + (g[2] >= 0); }
 
 static void split_random(cg_dataset *d, int32_t *split, int64_t *scratch) {
-    /* strata: label set (2 bits) x number of genes (1..3) */
+    /* strata: label set (bit 0 fitness, bit 1 an interaction: epsilon or tau) x number of genes (1..3);
+     * the stratum numbers (and so the split) are those of the two-label datasets before epsilon and tau
+     * were separate */
     for (int stratum = 0; stratum < 16; stratum++) {
         int64_t n = 0;
         for (int64_t i = 0; i < d->n; i++) {
-            int set = 0;
-            for (int k = 0; k < K; k++) set |= (d->label_count[i * K + k] > 0) << k;
+            const int32_t *c = d->label_count + i * K;
+            int set = (c[CG_LABEL_FITNESS] > 0) | (c[CG_LABEL_EPSILON] > 0 || c[CG_LABEL_TAU] > 0) << 1;
             if (set * 4 + n_genes_of(d->genotype + 3 * i) == stratum) scratch[n++] = i;
         }
         if (n == 0) continue;
@@ -96,10 +103,12 @@ static void split_random(cg_dataset *d, int32_t *split, int64_t *scratch) {
     }
 }
 
-static void split_gene(cg_dataset *d, int32_t *split, int64_t *scratch) {
-    /* genes seen in the data, in index order, then shuffled */
-    uint8_t *role = calloc((size_t)d->n_genes + 1, 1); /* 0 unseen, 1 train, 2 val, 3 test */
-    if (!role) return;
+/* The held-out genes of gene1 and gene2: role[g] = 0 unseen, 1 train, 2 validation (V), 3 test (T); the
+ * genes seen in the data, in index order, shuffled by the seed, the first gene_holdout of them T, the
+ * next V. */
+static uint8_t *gene_roles(const cg_dataset *d, int64_t *scratch) {
+    uint8_t *role = calloc((size_t)d->n_genes + 1, 1);
+    if (!role) return NULL;
     for (int64_t i = 0; i < 3 * d->n; i++)
         if (d->genotype[i] >= 0) role[d->genotype[i]] = 1;
     int64_t ng = 0;
@@ -108,15 +117,95 @@ static void split_gene(cg_dataset *d, int32_t *split, int64_t *scratch) {
     cg_rng_shuffle_i64(scratch, ng, d->seed, 2000);
     int64_t n_hold = (int64_t)floor(d->gene_holdout * (double)ng + 0.5);
     for (int64_t j = 0; j < ng; j++) role[scratch[j]] = j < n_hold ? 3 : j < 2 * n_hold ? 2 : 1;
+    return role;
+}
+
+/* gene1: test = a T gene, validation = a V gene and no T gene, train = the rest. gene2: test = only T
+ * genes, validation = only V genes, train = no T or V gene, the rest none. */
+static void split_genes(const cg_dataset *d, const uint8_t *role, int32_t *gene1, int32_t *gene2) {
     for (int64_t i = 0; i < d->n; i++) {
-        int worst = 1;
+        int worst = 1, all_t = 1, all_v = 1;
         for (int k = 0; k < 3; k++) {
             int32_t gi = d->genotype[3 * i + k];
-            if (gi >= 0 && role[gi] > worst) worst = role[gi];
+            if (gi < 0) continue;
+            if (role[gi] > worst) worst = role[gi];
+            all_t &= role[gi] == 3;
+            all_v &= role[gi] == 2;
         }
-        split[i] = worst == 3 ? CG_SPLIT_TEST : worst == 2 ? CG_SPLIT_VAL : CG_SPLIT_TRAIN;
+        gene1[i] = worst == 3 ? CG_SPLIT_TEST : worst == 2 ? CG_SPLIT_VAL : CG_SPLIT_TRAIN;
+        gene2[i] = all_t ? CG_SPLIT_TEST : all_v ? CG_SPLIT_VAL : worst == 1 ? CG_SPLIT_TRAIN : CG_SPLIT_NONE;
     }
-    free(role);
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* query: the distinct SGA query strains of the records (by their query genes), grouped into families of
+ * strains that share a query gene (a double-mutant query a+b and its digenic control a+ho test the same
+ * gene a: holding out one without the other would leak); the families, in order of their smallest key,
+ * shuffled by the seed: the first max(1, round(gene_holdout x families)) are test, as many more
+ * validation (when at least three families exist). A sample takes the strongest role of its records'
+ * queries (test > validation > train); samples without an SGA record train. sample_of[j] is the sample of
+ * sorted record j. */
+static int64_t key_gene(int64_t key, int which) {
+    return which == 0 ? (key >> 32) - 1 : (key & 0xffffffff) - 1; /* -1: none */
+}
+
+static cg_status split_query(const cg_dataset *d, const rec *r, int64_t n_records, const int64_t *sample_of,
+                             int32_t *split) {
+    int64_t nq = 0;
+    int64_t *keys = malloc(((size_t)n_records + 1) * sizeof *keys);
+    if (!keys) return cg_error(CG_ERR_NOMEM, "dataset: out of memory for the query split");
+    for (int64_t j = 0; j < n_records; j++)
+        if (r[j].query >= 0) keys[nq++] = r[j].query;
+    qsort(keys, (size_t)nq, sizeof *keys, cmp_i64);
+    int64_t u = 0;
+    for (int64_t j = 0; j < nq; j++)
+        if (u == 0 || keys[j] != keys[u - 1]) keys[u++] = keys[j];
+    /* families: union of strains sharing a query gene (a few strains per screen: quadratic is fine) */
+    int64_t *fam = malloc(((size_t)u + 1) * sizeof *fam), *order = malloc(((size_t)u + 1) * sizeof *order);
+    int32_t *role = malloc(((size_t)u + 1) * sizeof *role);
+    if (!fam || !order || !role) {
+        free(keys), free(fam), free(order), free(role);
+        return cg_error(CG_ERR_NOMEM, "dataset: out of memory for the query split");
+    }
+    for (int64_t i = 0; i < u; i++) fam[i] = i;
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int64_t i = 0; i < u; i++)
+            for (int64_t j = i + 1; j < u; j++) {
+                bool share = false;
+                for (int x = 0; x < 2; x++)
+                    for (int y = 0; y < 2; y++)
+                        share |= key_gene(keys[i], x) >= 0 && key_gene(keys[i], x) == key_gene(keys[j], y);
+                int64_t lo = fam[i] < fam[j] ? fam[i] : fam[j];
+                if (share && (fam[i] != lo || fam[j] != lo)) fam[i] = fam[j] = lo, changed = true;
+            }
+    }
+    int64_t nf = 0; /* family roots (the smallest strain index of each family), ascending */
+    for (int64_t i = 0; i < u; i++)
+        if (fam[i] == i) order[nf++] = i;
+    cg_rng_shuffle_i64(order, nf, d->seed, 3000);
+    int64_t n_hold = (int64_t)floor(d->gene_holdout * (double)nf + 0.5);
+    if (n_hold < 1 && nf >= 3) n_hold = 1;
+    for (int64_t i = 0; i < u; i++) role[i] = CG_SPLIT_TRAIN;
+    for (int64_t f = 0; f < nf; f++) {
+        int32_t rl = f < n_hold ? CG_SPLIT_TEST : f < 2 * n_hold ? CG_SPLIT_VAL : CG_SPLIT_TRAIN;
+        for (int64_t i = 0; i < u; i++)
+            if (fam[i] == order[f]) role[i] = rl;
+    }
+    for (int64_t i = 0; i < d->n; i++) split[i] = CG_SPLIT_TRAIN;
+    for (int64_t j = 0; j < n_records; j++) {
+        if (r[j].query < 0) continue;
+        const int64_t *hit = bsearch(&r[j].query, keys, (size_t)u, sizeof *keys, cmp_i64);
+        int32_t rl = role[hit - keys], *sp = &split[sample_of[j]];
+        if (rl == CG_SPLIT_TEST) *sp = CG_SPLIT_TEST;
+        else if (rl == CG_SPLIT_VAL && *sp != CG_SPLIT_TEST) *sp = CG_SPLIT_VAL;
+    }
+    free(keys), free(fam), free(order), free(role);
+    return CG_OK;
 }
 
 static void compute_stats(cg_dataset *d) {
@@ -169,6 +258,14 @@ cg_status cg_dataset_from_records(const cg_pheno_record *records, const int *src
                                 "ascending gene indices", (long long)i, (long long)p->line);
             }
         }
+        if (p->n_query < 0 || p->n_query > 2 || p->n_query >= p->n_genes) {
+            free(r);
+            return cg_error(CG_ERR_INVALID_ARG, "dataset: record %lld (line %lld): %d query genes for %d genes",
+                            (long long)i, (long long)p->line, p->n_query, p->n_genes);
+        }
+        r[i].query = p->n_query == 0 ? -1
+                                     : ((int64_t)p->query[0] + 1) * ((int64_t)1 << 32) +
+                                           (p->n_query == 2 ? (int64_t)p->query[1] + 1 : 0);
         r[i].label = p->label;
         r[i].src = src_of[i];
         r[i].value = p->value;
@@ -181,7 +278,7 @@ cg_status cg_dataset_from_records(const cg_pheno_record *records, const int *src
 
     /* one block for every array */
     size_t bytes = (size_t)S * (3 * sizeof(int32_t) + 3 * K * sizeof(float) + K * sizeof(int32_t) +
-                                (1 + CG_SPLIT_KINDS) * sizeof(int32_t)) + 64;
+                                (1 + CG_SPLIT_KINDS) * sizeof(int32_t)) + 64; /* genotype, label x 3, counts, mask, splits */
     owner *ow = calloc(1, sizeof *ow);
     char *block = malloc(bytes);
     int64_t *scratch = malloc(((size_t)(S > ng ? S : ng) + 1) * sizeof *scratch);
@@ -192,7 +289,13 @@ cg_status cg_dataset_from_records(const cg_pheno_record *records, const int *src
     ow->block = block;
     int32_t *genotype = (int32_t *)block;
     float *label = (float *)(genotype + 3 * S), *lstd = label + K * S, *lp = lstd + K * S;
-    int32_t *lcount = (int32_t *)(lp + K * S), *smask = lcount + K * S, *split0 = smask + S, *split1 = split0 + S;
+    int32_t *lcount = (int32_t *)(lp + K * S), *smask = lcount + K * S, *split0 = smask + S, *split1 = split0 + S,
+            *split2 = split1 + S, *split3 = split2 + S;
+    int64_t *sample_of = malloc(((size_t)n_records + 1) * sizeof *sample_of);
+    if (!sample_of) {
+        free(ow), free(block), free(scratch), free(r);
+        return cg_error(CG_ERR_NOMEM, "dataset: out of memory for %lld records", (long long)n_records);
+    }
 
     int64_t s = -1;
     for (int64_t i = 0; i < n_records;) {
@@ -210,6 +313,7 @@ cg_status cg_dataset_from_records(const cg_pheno_record *records, const int *src
         double sum = 0, sq = 0, pmax = -1;
         int64_t n_std = 0, n_p = 0;
         while (j < n_records && rec_cmp(&r[j], &r[i]) == 0) {
+            sample_of[j] = s;
             sum += r[j].value;
             if (isfinite(r[j].std)) sq += (double)r[j].std * r[j].std, n_std++;
             if (isfinite(r[j].p)) pmax = fmax(pmax, r[j].p), n_p++;
@@ -223,7 +327,6 @@ cg_status cg_dataset_from_records(const cg_pheno_record *records, const int *src
         lcount[s * K + k] = (int32_t)(j - i);
         i = j;
     }
-    free(r);
 
     out->n = S;
     out->genotype = genotype;
@@ -233,7 +336,9 @@ cg_status cg_dataset_from_records(const cg_pheno_record *records, const int *src
     out->label_count = lcount;
     out->source_mask = smask;
     out->split[CG_SPLIT_RANDOM] = split0;
-    out->split[CG_SPLIT_GENE] = split1;
+    out->split[CG_SPLIT_GENE1] = split1;
+    out->split[CG_SPLIT_GENE2] = split2;
+    out->split[CG_SPLIT_QUERY] = split3;
     out->n_sources = n_sources;
     for (int k = 0; k < n_sources; k++) out->sources[k] = sources[k];
     out->n_genes = ng;
@@ -242,8 +347,18 @@ cg_status cg_dataset_from_records(const cg_pheno_record *records, const int *src
     out->gene_holdout = o.gene_holdout;
     out->owner = ow;
     split_random(out, split0, scratch);
-    split_gene(out, split1, scratch);
+    uint8_t *role = gene_roles(out, scratch);
+    cg_status st = role ? split_query(out, r, n_records, sample_of, split3)
+                        : cg_error(CG_ERR_NOMEM, "dataset: out of memory for the gene splits");
+    if (role) split_genes(out, role, split1, split2);
+    free(role);
     free(scratch);
+    free(sample_of);
+    free(r);
+    if (st != CG_OK) {
+        cg_dataset_free(out);
+        return st;
+    }
     compute_stats(out);
     return CG_OK;
 }
@@ -328,8 +443,11 @@ cg_status cg_dataset_save(const cg_dataset *d, const char *path) {
     if (s == CG_OK) s = cg_safetensors_writer_add(&w, "label_p_value", CG_ST_F32, 2, sk, d->label_p);
     if (s == CG_OK) s = cg_safetensors_writer_add(&w, "label_count", CG_ST_I32, 2, sk, d->label_count);
     if (s == CG_OK) s = cg_safetensors_writer_add(&w, "source_mask", CG_ST_I32, 1, s1, d->source_mask);
-    if (s == CG_OK) s = cg_safetensors_writer_add(&w, "split.random", CG_ST_I32, 1, s1, d->split[CG_SPLIT_RANDOM]);
-    if (s == CG_OK) s = cg_safetensors_writer_add(&w, "split.gene", CG_ST_I32, 1, s1, d->split[CG_SPLIT_GENE]);
+    char name[64];
+    for (int k = 0; k < CG_SPLIT_KINDS && s == CG_OK; k++) {
+        snprintf(name, sizeof name, "split.%s", cg_split_kind_name((cg_split_kind)k));
+        s = cg_safetensors_writer_add(&w, name, CG_ST_I32, 1, s1, d->split[k]);
+    }
     /* metadata: labels, sources with their drop counts, statistics, gene table identity, split config */
     cJSON *labels = cJSON_CreateArray(), *sources = cJSON_CreateArray(), *stats = cJSON_CreateObject();
     for (int k = 0; k < K; k++) cJSON_AddItemToArray(labels, cJSON_CreateString(cg_label_name(k)));
@@ -429,8 +547,11 @@ cg_status cg_dataset_load(const char *path, cg_dataset *out) {
     out->label_p = need(st, path, "label_p_value", CG_ST_F32, S, K, &s);
     out->label_count = need(st, path, "label_count", CG_ST_I32, S, K, &s);
     out->source_mask = need(st, path, "source_mask", CG_ST_I32, S, 0, &s);
-    out->split[CG_SPLIT_RANDOM] = need(st, path, "split.random", CG_ST_I32, S, 0, &s);
-    out->split[CG_SPLIT_GENE] = need(st, path, "split.gene", CG_ST_I32, S, 0, &s);
+    for (int k = 0; k < CG_SPLIT_KINDS; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "split.%s", cg_split_kind_name((cg_split_kind)k));
+        out->split[k] = need(st, path, name, CG_ST_I32, S, 0, &s);
+    }
     const char *ng = cg_safetensors_metadata(st, "n_genes"), *crc = cg_safetensors_metadata(st, "genes_crc32");
     const char *seed = cg_safetensors_metadata(st, "seed"), *hold = cg_safetensors_metadata(st, "gene_holdout");
     out->n_genes = ng ? atoll(ng) : 0;
@@ -445,7 +566,7 @@ cg_status cg_dataset_load(const char *path, cg_dataset *out) {
                              (long long)(i / 3), out->genotype[i], (long long)out->n_genes);
         for (int k = 0; k < CG_SPLIT_KINDS && s == CG_OK; k++)
             for (int64_t i = 0; i < S && s == CG_OK; i++)
-                if (out->split[k][i] < 0 || out->split[k][i] > 2)
+                if (out->split[k][i] < 0 || out->split[k][i] > CG_SPLIT_NONE)
                     s = cg_error(CG_ERR_FORMAT, "%s: sample %lld has split id %d", path, (long long)i, out->split[k][i]);
     }
     cJSON *stats = s == CG_OK ? cJSON_Parse(cg_safetensors_metadata(st, "label_statistics")) : NULL;

@@ -272,6 +272,13 @@ static const void *need(cg_safetensors *st, const char *path, const char *name, 
                       n >= 0 ? " of the graph's size" : "");
         return NULL;
     }
+    /* the tables are used in place: a tensor not aligned to its element size would be read misaligned */
+    if (info.numel > 0 && (uintptr_t)info.data % (uintptr_t)cg_st_dtype_size(dtype) != 0) {
+        *s = cg_error(CG_ERR_FORMAT,
+                      "%s: tensor '%s' starts at data offset %llu, not a multiple of its %d-byte %s elements", path,
+                      name, (unsigned long long)info.offset, cg_st_dtype_size(dtype), cg_st_dtype_name(dtype));
+        return NULL;
+    }
     if (numel) *numel = info.numel;
     return info.data;
 }
@@ -286,10 +293,33 @@ static void load_strtab(cg_safetensors *st, const char *path, const char *prefix
     t->bytes = need(st, path, b, CG_ST_U8, -1, &nb, s);
     if (*s != CG_OK) return;
     t->n = noff - 1;
-    bool ok = noff >= 1 && t->off[0] == 0 && t->off[t->n] == nb;
-    for (int64_t i = 0; ok && i < t->n; i++)
-        ok = t->off[i + 1] > t->off[i] && t->bytes[t->off[i + 1] - 1] == '\0';
-    if (!ok) *s = cg_error(CG_ERR_FORMAT, "%s: string table '%s' is inconsistent", path, prefix);
+    /* node indices are int32 everywhere (edges, genotypes) */
+    if (noff < 1 || t->n > INT32_MAX) {
+        *s = cg_error(CG_ERR_FORMAT, "%s: string table '%s' has %lld offsets, expected 1 to %lld", path, prefix,
+                      (long long)noff, (long long)INT32_MAX + 1);
+        return;
+    }
+    if (t->off[0] != 0 || t->off[t->n] != nb) {
+        *s = cg_error(CG_ERR_FORMAT, "%s: string table '%s' is inconsistent: offsets run from %lld to %lld, expected 0 "
+                      "to its %lld bytes", path, prefix, (long long)t->off[0], (long long)t->off[t->n], (long long)nb);
+        return;
+    }
+    /* every string i is off[i] .. off[i+1]-1, inside the bytes, non-empty and NUL-terminated: each offset is
+     * checked against the bytes before a byte is read through it */
+    for (int64_t i = 0; i < t->n; i++) {
+        int64_t lo = t->off[i], hi = t->off[i + 1];
+        if (!(hi > lo && hi <= nb)) {
+            *s = cg_error(CG_ERR_FORMAT, "%s: string table '%s' is inconsistent: offset %lld is %lld after %lld (the "
+                          "table has %lld bytes)", path, prefix, (long long)(i + 1), (long long)hi, (long long)lo,
+                          (long long)nb);
+            return;
+        }
+        if (t->bytes[hi - 1] != '\0') {
+            *s = cg_error(CG_ERR_FORMAT, "%s: string table '%s' is inconsistent: string %lld is not NUL-terminated",
+                          path, prefix, (long long)i);
+            return;
+        }
+    }
 }
 
 /* a count stored in the metadata JSON: 0 when absent or not a finite number in range */
@@ -476,7 +506,7 @@ static void load_relation(cg_graph *g, const char *path, cg_relation *rel, cg_st
     if (*s != CG_OK) return;
     bool ok = rel->rowptr[0] == 0 && rel->rowptr[nd] == e;
     for (int64_t d = 0; ok && d < nd; d++) {
-        ok = rel->rowptr[d + 1] >= rel->rowptr[d];
+        ok = rel->rowptr[d + 1] >= rel->rowptr[d] && rel->rowptr[d + 1] <= e; /* before the edges are read */
         for (int64_t k = rel->rowptr[d]; ok && k < rel->rowptr[d + 1]; k++)
             ok = rel->dst[k] == d && rel->src[k] >= 0 && rel->src[k] < ns;
     }
@@ -525,9 +555,11 @@ cg_status cg_graph_load(const char *path, cg_graph **out) {
     cg_safetensors *st = g->st;
     const char *fmt = cg_safetensors_metadata(st, "format");
     if (!fmt || strcmp(fmt, GRAPH_FORMAT) != 0) {
+        /* fmt points into the mapped header: format the message before the file is closed */
+        s = cg_error(CG_ERR_FORMAT, "%s: not a cellgraph graph file (metadata format is '%.80s', expected '%s')", path,
+                     fmt ? fmt : "(none)", GRAPH_FORMAT);
         cg_graph_free(g);
-        return cg_error(CG_ERR_FORMAT, "%s: not a cellgraph graph file (metadata format is '%s', expected '%s')", path,
-                        fmt ? fmt : "(none)", GRAPH_FORMAT);
+        return s;
     }
     load_strtab(st, path, "gene.name", -1, &g->gene_name, &s);
     load_strtab(st, path, "reaction.name", -1, &g->reaction_node_name, &s);

@@ -22,6 +22,7 @@
  */
 #include "cellgraph/genes.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,6 +369,12 @@ fail:
     return st;
 }
 
+/* true when s holds only spaces and CRs (or nothing); a line of tabs is a row of empty columns */
+static bool is_blank(const char *s) {
+    while (*s == ' ' || *s == '\r') s++;
+    return *s == '\0';
+}
+
 cg_status cg_genes_load(const char *path, cg_genes **out) {
     if (!out) return cg_error(CG_ERR_INVALID_ARG, "cg_genes_load: out is NULL");
     *out = NULL;
@@ -380,9 +387,20 @@ cg_status cg_genes_load(const char *path, cg_genes **out) {
     size_t len;
     int rc;
     while ((rc = cg_lines_next(&r, &line, &len)) > 0) {
+        if (is_blank(line)) continue;
         char *f[7];
         int nf = cg_split_fields(line, '\t', f, 7);
-        if (nf < 2 || strcmp(f[1], "ORF") != 0) continue; /* other feature types (and blank lines) */
+        /* columns 1 (SGDID) and 2 (feature type) are mandatory in every row: a row without them is damaged
+         * (a torn ORF row would otherwise pass for another feature type and shift every later gene) */
+        if (nf < 2 || is_blank(f[0]) || is_blank(f[1])) {
+            st = cg_error(CG_ERR_FORMAT,
+                          "%s: line %lld: row has %s, expected the SGDID and the feature type (columns 1 and 2 of "
+                          "16, tab-separated; torn or damaged file?)",
+                          path, (long long)r.lineno,
+                          nf < 2 ? "a single column" : is_blank(f[0]) ? "an empty SGDID" : "an empty feature type");
+            break;
+        }
+        if (strcmp(f[1], "ORF") != 0) continue; /* other feature types */
         if (nf < 6) {
             st = cg_error(CG_ERR_FORMAT, "%s: line %lld: ORF row has %d tab-separated columns, expected at least 6",
                           path, (long long)r.lineno, nf);

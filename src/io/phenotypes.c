@@ -29,9 +29,16 @@
 const char *cg_label_name(cg_label l) {
     switch (l) {
     case CG_LABEL_FITNESS: return "fitness";
-    case CG_LABEL_GENE_INTERACTION: return "gene_interaction";
+    case CG_LABEL_EPSILON: return "epsilon";
+    case CG_LABEL_TAU: return "tau";
     default: return "unknown";
     }
+}
+
+int cg_label_parse(const char *name) {
+    for (int k = 0; name && k < CG_NUM_LABELS; k++)
+        if (strcmp(name, cg_label_name((cg_label)k)) == 0) return k;
+    return name && strcmp(name, "gene_interaction") == 0 ? -2 : -1;
 }
 
 /* ---------------------------------------------------------------------------------------------------
@@ -109,6 +116,18 @@ static cg_status parse_number(const cg_lines *r, const char *column, const char 
     }
     return cg_error(CG_ERR_FORMAT, "%s: line %lld: column '%s': '%.60s' is not a number", r->path,
                     (long long)r->lineno, column, text);
+}
+
+/* parse_number for the columns of an SGA table: the published tables (Costanzo 2016 Data File S1, Kuzmin
+ * 2018/2020 supplements) are spreadsheet exports that write a missing value as an empty cell, so an empty
+ * (or all-blank, the field being stripped) field is NaN there, like "NaN". Anything else that is not a
+ * number is still CG_ERR_FORMAT. */
+static cg_status parse_sga_number(const cg_lines *r, const char *column, const char *text, double *out) {
+    if (!*text) {
+        *out = NAN;
+        return CG_OK;
+    }
+    return parse_number(r, column, text, out);
 }
 
 /* A strain id split into its gene part [id, genes_end) and its allele code (lower-cased letters after the
@@ -219,6 +238,8 @@ static int32_t set_genotype(cg_pheno_record *rec, const int32_t *genes, int n) {
         if (a[i] == a[i - 1]) return a[i];
     memcpy(rec->genes, a, sizeof a);
     rec->n_genes = n;
+    rec->n_query = 0; /* set by the SGA reader */
+    rec->query[0] = rec->query[1] = -1;
     return -1;
 }
 
@@ -378,11 +399,15 @@ cg_status cg_read_dcell_pairs(const char *path, const cg_genes *g, cg_pheno_emit
             stats_drop(st, "gene repeated in genotype", cg_genes_systematic(g, rep));
             continue;
         }
+        if (n == 1) {
+            stats_drop(st, "interaction of one gene", f[1]);
+            continue;
+        }
         if (isnan(v)) {
             stats_drop(st, "NaN gene_interaction", f[1]);
             continue;
         }
-        rec.label = CG_LABEL_GENE_INTERACTION;
+        rec.label = (cg_label)cg_interaction_label(n);
         rec.value = (float)v;
         rec.std = NAN;
         rec.p_value = NAN;
@@ -658,10 +683,10 @@ cg_status cg_read_sga_table(const char *path, const cg_genes *g, int temperature
             if (h.col[c] >= 0) f[h.col[c]] = cg_strip(f[h.col[c]]);
         const char *qid = f[h.col[COL_QUERY]], *aid = f[h.col[COL_ARRAY]];
         double score = NAN, p = NAN, fit = NAN, sd = NAN;
-        if ((s = parse_number(&r, h.name[COL_SCORE], f[h.col[COL_SCORE]], &score)) != CG_OK) goto done;
-        if ((s = parse_number(&r, h.name[COL_P], f[h.col[COL_P]], &p)) != CG_OK) goto done;
-        if ((s = parse_number(&r, h.name[COL_FIT], f[h.col[COL_FIT]], &fit)) != CG_OK) goto done;
-        if ((s = parse_number(&r, h.name[COL_FIT_STD], f[h.col[COL_FIT_STD]], &sd)) != CG_OK) goto done;
+        if ((s = parse_sga_number(&r, h.name[COL_SCORE], f[h.col[COL_SCORE]], &score)) != CG_OK) goto done;
+        if ((s = parse_sga_number(&r, h.name[COL_P], f[h.col[COL_P]], &p)) != CG_OK) goto done;
+        if ((s = parse_sga_number(&r, h.name[COL_FIT], f[h.col[COL_FIT]], &fit)) != CG_OK) goto done;
+        if ((s = parse_sga_number(&r, h.name[COL_FIT_STD], f[h.col[COL_FIT_STD]], &sd)) != CG_OK) goto done;
 
         /* temperature: the digits of "Arraytype/Temp" (DMA30, TSA26) */
         if (h.col[COL_TEMP] >= 0) {
@@ -724,11 +749,19 @@ cg_status cg_read_sga_table(const char *path, const cg_genes *g, int temperature
             stats_drop(st, "gene repeated in genotype", cg_genes_systematic(g, rep));
             continue;
         }
+        /* the query strain's genes (all but the array gene, genes[n - 1]), ascending */
+        rec.n_query = n - 1;
+        rec.query[0] = genes[0];
+        rec.query[1] = n - 1 == 2 ? genes[1] : -1;
+        if (rec.n_query == 2 && rec.query[1] < rec.query[0]) {
+            rec.query[0] = genes[1];
+            rec.query[1] = genes[0];
+        }
 
         if (isnan(score)) {
             stats_drop(st, "NaN gene_interaction", qid);
         } else {
-            rec.label = CG_LABEL_GENE_INTERACTION;
+            rec.label = (cg_label)cg_interaction_label(n);
             rec.value = (float)score;
             rec.std = NAN;
             rec.p_value = (float)p;

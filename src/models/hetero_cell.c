@@ -69,7 +69,7 @@ cg_status cg_hetero_cell_init(cg_hetero_cell *m, const cg_hetero_cell_config *cf
     if (s == CG_OK)
         s = cg_mlp_register(&m->transform, ps, "readout.transform", D, D, D, 1, false, cfg->act, cfg->dropout, true);
     if (s == CG_OK)
-        s = cg_mlp_register(&m->head, ps, "head", D, D, 2, cfg->head_layers, true, cfg->act, cfg->dropout,
+        s = cg_mlp_register(&m->head, ps, "head", D, D, CG_NUM_LABELS, cfg->head_layers, true, cfg->act, cfg->dropout,
                             false);
     if (s == CG_OK) s = cg_params_finalize(ps);
     if (s != CG_OK) {

@@ -171,6 +171,12 @@ cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *m, const cg_model_batch
 
 cg_status cg_model_predict(cg_ctx *ctx, const cg_model *m, const cg_graph_index *gi, const int32_t *geno, int64_t n,
                            int64_t batch_size, cg_perturbation_path path, float *y) {
+    return cg_model_predict_progress(ctx, m, gi, geno, n, batch_size, path, y, NULL, NULL);
+}
+
+cg_status cg_model_predict_progress(cg_ctx *ctx, const cg_model *m, const cg_graph_index *gi, const int32_t *geno,
+                                    int64_t n, int64_t batch_size, cg_perturbation_path path, float *y,
+                                    cg_progress_fn progress, void *progress_ctx) {
     if (batch_size < 1) return cg_error(CG_ERR_INVALID_ARG, "%s: batch size %lld", m->type->name, (long long)batch_size);
     const int64_t W = cg_deletion_words(gi->g);
     uint64_t *blocks = calloc((size_t)(batch_size + 1) * (size_t)W, sizeof *blocks);
@@ -195,6 +201,7 @@ cg_status cg_model_predict(cg_ctx *ctx, const cg_model *m, const cg_graph_index 
             break;
         }
         memcpy(y + CG_NUM_LABELS * b0, out->data, (size_t)nb * CG_NUM_LABELS * sizeof(float));
+        if (progress) progress(progress_ctx, b0 + nb, n);
     }
     ctx->training = training;
     ctx->grad_enabled = grad;

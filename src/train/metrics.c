@@ -164,6 +164,32 @@ cg_status cg_metrics_eval(const cg_dataset *d, const int64_t *samples, int64_t n
     return CG_OK;
 }
 
+cg_status cg_metrics_eval_group(const cg_dataset *d, const int64_t *samples, int64_t n, const float *pred,
+                                int n_genes, int source, cg_metrics out[CG_NUM_LABELS]) {
+    cg_status s = check_samples(d, samples, n, "metrics");
+    if (s != CG_OK) return s;
+    int64_t *idx = malloc(((size_t)n + 1) * sizeof *idx);
+    float *p = malloc(((size_t)n + 1) * CG_NUM_LABELS * sizeof *p);
+    if (!idx || !p) {
+        free(idx), free(p);
+        return cg_error(CG_ERR_NOMEM, "metrics: out of memory for %lld samples", (long long)n);
+    }
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const int32_t *g = d->genotype + 3 * samples[i];
+        int ng = (g[0] >= 0) + (g[1] >= 0) + (g[2] >= 0);
+        if (n_genes > 0 && ng != n_genes) continue;
+        if (source >= 0 && !(d->source_mask && (d->source_mask[samples[i]] >> source) & 1)) continue;
+        idx[m] = samples[i];
+        memcpy(p + m * CG_NUM_LABELS, pred + i * CG_NUM_LABELS, CG_NUM_LABELS * sizeof *p);
+        m++;
+    }
+    s = cg_metrics_eval(d, idx, m, p, out);
+    free(idx);
+    free(p);
+    return s;
+}
+
 cg_status cg_eval_split_samples(const cg_dataset *d, cg_split_kind kind, int which, int64_t **out, int64_t *n) {
     if (!d || !out || !n) return cg_error(CG_ERR_INVALID_ARG, "split samples: NULL argument");
     if ((int)kind < 0 || kind >= CG_SPLIT_KINDS || which < CG_SPLIT_TRAIN || which > CG_SPLIT_TEST)
@@ -184,7 +210,7 @@ cg_status cg_eval_split_samples(const cg_dataset *d, cg_split_kind kind, int whi
 }
 
 const char *cg_metrics_format_header(char *buf, size_t len) {
-    if (buf && len) snprintf(buf, len, "%-24s %9s %10s %10s %10s %10s %10s", "name", "n", "mse", "rmse", "pearson",
+    if (buf && len) snprintf(buf, len, "%-32s %9s %10s %10s %10s %10s %10s", "name", "n", "mse", "rmse", "pearson",
                              "spearman", "r2");
     return buf;
 }
@@ -192,10 +218,10 @@ const char *cg_metrics_format_header(char *buf, size_t len) {
 const char *cg_metrics_format_row(char *buf, size_t len, const char *name, const cg_metrics *m) {
     if (!buf || !len) return buf;
     if (!m) {
-        snprintf(buf, len, "%-24.24s", name ? name : "");
+        snprintf(buf, len, "%-32.32s", name ? name : "");
         return buf;
     }
-    snprintf(buf, len, "%-24.24s %9lld %10.5g %10.5g %10.6f %10.6f %10.6f", name ? name : "", (long long)m->n, m->mse,
+    snprintf(buf, len, "%-32.32s %9lld %10.5g %10.5g %10.6f %10.6f %10.6f", name ? name : "", (long long)m->n, m->mse,
              m->rmse, m->pearson, m->spearman, m->r2);
     return buf;
 }
@@ -207,6 +233,7 @@ const char *cg_baseline_name(cg_baseline b) {
     switch (b) {
     case CG_BASELINE_MEAN: return "training_mean";
     case CG_BASELINE_MULTIPLICATIVE: return "multiplicative";
+    case CG_BASELINE_ADDITIVE: return "per_gene_additive";
     default: return "?";
     }
 }
@@ -219,6 +246,10 @@ bool cg_baseline_parse(const char *name, cg_baseline *out) {
     }
     if (!strcmp(name, "multiplicative")) {
         *out = CG_BASELINE_MULTIPLICATIVE;
+        return true;
+    }
+    if (!strcmp(name, "per_gene_additive") || !strcmp(name, "additive")) {
+        *out = CG_BASELINE_ADDITIVE;
         return true;
     }
     return false;
@@ -290,12 +321,59 @@ static cg_status fit_single_fitness(const cg_dataset *d, const int32_t *sp, doub
     return CG_OK;
 }
 
+/* The per-gene additive baseline in closed form: r[g][k] = mean over the training samples with label k
+ * that delete gene g of (y - mean[k]) (0 for a gene without one); prediction = mean[k] + the mean of
+ * r[g][k] over the genotype's genes. */
+static cg_status additive_predict(const cg_dataset *d, const int32_t *sp, const int64_t *samples, int64_t n,
+                                  float *pred) {
+    const int64_t G = d->n_genes, K = CG_NUM_LABELS;
+    double mean[CG_NUM_LABELS];
+    training_means(d, sp, mean);
+    double *r = calloc((size_t)(G + 1) * (size_t)K, sizeof *r);
+    int64_t *cnt = calloc((size_t)(G + 1) * (size_t)K, sizeof *cnt);
+    if (!r || !cnt) {
+        free(r), free(cnt);
+        return cg_error(CG_ERR_NOMEM, "baseline: out of memory for %lld genes", (long long)G);
+    }
+    cg_status s = CG_OK;
+    for (int64_t i = 0; i < d->n && s == CG_OK; i++) {
+        int ng = 0;
+        if ((s = genotype_of(d, i, &ng)) != CG_OK || sp[i] != CG_SPLIT_TRAIN) continue;
+        for (int k = 0; k < K; k++) {
+            float v = d->label[i * K + k];
+            if (!isfinite(v)) continue;
+            for (int j = 0; j < 3; j++) {
+                int32_t g = d->genotype[i * 3 + j];
+                if (g < 0) continue;
+                r[g * K + k] += (double)v - mean[k];
+                cnt[g * K + k]++;
+            }
+        }
+    }
+    for (int64_t q = 0; q < G * K; q++) r[q] = cnt[q] ? r[q] / (double)cnt[q] : 0.0;
+    for (int64_t i = 0; i < n && s == CG_OK; i++) {
+        int ng = 0;
+        if ((s = genotype_of(d, samples[i], &ng)) != CG_OK) break;
+        for (int k = 0; k < K; k++) {
+            double sum = 0;
+            for (int j = 0; j < 3; j++) {
+                int32_t g = d->genotype[samples[i] * 3 + j];
+                if (g >= 0) sum += r[g * K + k];
+            }
+            pred[i * K + k] = (float)(mean[k] + (ng ? sum / ng : 0.0));
+        }
+    }
+    free(r);
+    free(cnt);
+    return s;
+}
+
 cg_status cg_baseline_predict(const cg_dataset *d, cg_split_kind split_kind, cg_baseline which,
                               const int64_t *samples, int64_t n, float *pred) {
     if (!d || (n > 0 && !pred)) return cg_error(CG_ERR_INVALID_ARG, "baseline: NULL dataset or output");
     if ((int)split_kind < 0 || split_kind >= CG_SPLIT_KINDS)
         return cg_error(CG_ERR_INVALID_ARG, "baseline: split kind %d out of range", (int)split_kind);
-    if (which != CG_BASELINE_MEAN && which != CG_BASELINE_MULTIPLICATIVE)
+    if (which != CG_BASELINE_MEAN && which != CG_BASELINE_MULTIPLICATIVE && which != CG_BASELINE_ADDITIVE)
         return cg_error(CG_ERR_INVALID_ARG, "baseline: unknown baseline %d", (int)which);
     const int32_t *sp = d->split[split_kind];
     if (d->n > 0 && (!sp || !d->label))
@@ -314,6 +392,7 @@ cg_status cg_baseline_predict(const cg_dataset *d, cg_split_kind split_kind, cg_
 
     if (d->n > 0 && !d->genotype) return cg_error(CG_ERR_INVALID_ARG, "baseline: the dataset has no genotypes");
     if (d->n_genes < 0) return cg_error(CG_ERR_INVALID_ARG, "baseline: negative gene count");
+    if (which == CG_BASELINE_ADDITIVE) return additive_predict(d, sp, samples, n, pred);
     double *fit = malloc(((size_t)d->n_genes + 1) * sizeof *fit);
     if (!fit) return cg_error(CG_ERR_NOMEM, "baseline: out of memory for %lld genes", (long long)d->n_genes);
     double fallback;
@@ -328,7 +407,8 @@ cg_status cg_baseline_predict(const cg_dataset *d, cg_split_kind split_kind, cg_
             if (g >= 0) f *= fit[g];
         }
         pred[i * CG_NUM_LABELS + CG_LABEL_FITNESS] = (float)f;
-        pred[i * CG_NUM_LABELS + CG_LABEL_GENE_INTERACTION] = 0.0f;
+        pred[i * CG_NUM_LABELS + CG_LABEL_EPSILON] = 0.0f;
+        pred[i * CG_NUM_LABELS + CG_LABEL_TAU] = 0.0f;
     }
     free(fit);
     return s;

@@ -23,7 +23,7 @@ cg_train_config cg_train_defaults(void) {
                              .lr = 1e-3, .weight_decay = 1e-2, .warmup_fraction = 0.005, .min_lr_ratio = 0.01,
                              .grad_clip = 1.0, .plateau_factor = 0.5, .plateau_patience = 2, .early_stopping = 5,
                              .lambda_dist = 0, .lambda_supcr = 0, .supcr_temperature = 0.1,
-                             .label_weights = {1.0f, 1.0f}, .max_val_samples = 512, .max_train_samples = 0,
+                             .label_weights = {1.0f, 1.0f, 1.0f}, .max_val_samples = 512, .max_train_samples = 0, .max_steps = 0, .val_every = 0,
                              .perturbation = CG_PERTURB_AUTO};
 }
 
@@ -58,7 +58,7 @@ cg_status cg_train_config_parse(const char *json, const char *name, cg_train_con
                 if ((s = num(it, name, k, 1, 4096, &v)) == CG_OK) cfg->batch_size = (int)v;
             } else if (strcmp(k, "split") == 0) {
                 if (!cJSON_IsString(it) || !cg_split_kind_parse(it->valuestring, &cfg->split))
-                    s = cg_error(CG_ERR_FORMAT, "%s: train.split: expected \"random\" or \"gene\"", name);
+                    s = cg_error(CG_ERR_FORMAT, "%s: train.split: expected \"random\", \"gene1\", \"gene2\" or \"query\"", name);
             } else if (strcmp(k, "perturbation") == 0) {
                 if (!cJSON_IsString(it) || !cg_perturbation_parse(it->valuestring, &cfg->perturbation))
                     s = cg_error(CG_ERR_FORMAT, "%s: train.perturbation: expected \"auto\", \"incremental\" or \"full\"", name);
@@ -81,11 +81,18 @@ cg_status cg_train_config_parse(const char *json, const char *name, cg_train_con
                 if ((s = num(it, name, k, 0, 1e12, &v)) == CG_OK) cfg->max_val_samples = (int64_t)v;
             } else if (strcmp(k, "max_train_samples") == 0) {
                 if ((s = num(it, name, k, 0, 1e12, &v)) == CG_OK) cfg->max_train_samples = (int64_t)v;
+            } else if (strcmp(k, "max_steps") == 0) {
+                if ((s = num(it, name, k, 0, 1e12, &v)) == CG_OK) cfg->max_steps = (int64_t)v;
+            } else if (strcmp(k, "val_every") == 0) {
+                if ((s = num(it, name, k, 0, 1e12, &v)) == CG_OK) cfg->val_every = (int64_t)v;
             } else if (strcmp(k, "label_weights") == 0) {
-                if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != K)
-                    s = cg_error(CG_ERR_FORMAT, "%s: train.label_weights: expected [fitness, gene_interaction]", name);
-                for (int j = 0; s == CG_OK && j < K; j++)
+                /* [fitness, epsilon, tau]; a pre-0.2 pair [fitness, gene_interaction] weighs epsilon and tau alike */
+                const int na = cJSON_IsArray(it) ? cJSON_GetArraySize(it) : -1;
+                if (na != K && na != 2)
+                    s = cg_error(CG_ERR_FORMAT, "%s: train.label_weights: expected [fitness, epsilon, tau]", name);
+                for (int j = 0; s == CG_OK && j < na; j++)
                     if ((s = num(cJSON_GetArrayItem(it, j), name, k, 0, 1e6, &v)) == CG_OK) cfg->label_weights[j] = (float)v;
+                if (s == CG_OK && na == 2) cfg->label_weights[CG_LABEL_TAU] = cfg->label_weights[CG_LABEL_EPSILON];
             } else {
                 s = cg_error(CG_ERR_FORMAT, "%s: unknown key 'train.%s'", name, k);
             }
@@ -126,6 +133,8 @@ char *cg_train_config_json(const cg_train_config *c) {
     cJSON_AddItemToObject(o, "label_weights", w);
     cJSON_AddNumberToObject(o, "max_val_samples", (double)c->max_val_samples);
     cJSON_AddNumberToObject(o, "max_train_samples", (double)c->max_train_samples);
+    cJSON_AddNumberToObject(o, "max_steps", (double)c->max_steps);
+    cJSON_AddNumberToObject(o, "val_every", (double)c->val_every);
     cJSON_AddStringToObject(o, "perturbation", cg_perturbation_name(c->perturbation));
     cJSON *root = cJSON_CreateObject();
     cJSON_AddItemToObject(root, "train", o);
@@ -182,8 +191,8 @@ cg_status cg_trainer_init(cg_trainer *t, cg_model *m, const cg_graph *g, const c
     t->graph_checksum = cg_graph_checksum(g);
     t->dataset_checksum = dataset_checksum(d);
     const int32_t *split = d->split[cfg->split];
-    int64_t n[3] = {0};
-    for (int64_t i = 0; i < d->n; i++) n[split[i]]++;
+    int64_t n[4] = {0}; /* train, val, test, none */
+    for (int64_t i = 0; i < d->n; i++) n[(unsigned)split[i] <= CG_SPLIT_NONE ? split[i] : CG_SPLIT_NONE]++;
     t->train_idx = malloc(((size_t)n[0] + 1) * sizeof(int64_t));
     t->val_idx = malloc(((size_t)n[1] + 1) * sizeof(int64_t));
     t->test_idx = malloc(((size_t)n[2] + 1) * sizeof(int64_t));
@@ -197,6 +206,7 @@ cg_status cg_trainer_init(cg_trainer *t, cg_model *m, const cg_graph *g, const c
         return cg_error(CG_ERR_NOMEM, "trainer: out of memory");
     }
     for (int64_t i = 0; i < d->n; i++) {
+        if (split[i] != CG_SPLIT_TRAIN && split[i] != CG_SPLIT_VAL && split[i] != CG_SPLIT_TEST) continue;
         int64_t *dst = split[i] == CG_SPLIT_TRAIN ? t->train_idx : split[i] == CG_SPLIT_VAL ? t->val_idx : t->test_idx;
         int64_t *cnt = split[i] == CG_SPLIT_TRAIN ? &t->n_train : split[i] == CG_SPLIT_VAL ? &t->n_val : &t->n_test;
         dst[(*cnt)++] = i;
@@ -244,6 +254,7 @@ cg_status cg_trainer_init(cg_trainer *t, cg_model *m, const cg_graph *g, const c
     }
     int64_t per_epoch = (epoch_samples(t) + cfg->batch_size - 1) / cfg->batch_size;
     t->planned_steps = per_epoch * cfg->epochs;
+    if (cfg->max_steps > 0 && cfg->max_steps < t->planned_steps) t->planned_steps = cfg->max_steps; /* the schedule ends with the budget */
     t->plateau_scale = 1.0;
     t->best_val = INFINITY;
     t->best_epoch = -1;
@@ -362,8 +373,8 @@ void cg_trainer_next_epoch(cg_trainer *t) {
 
 cg_status cg_trainer_predict_samples(cg_trainer *t, const int64_t *samples, int64_t n, float *pred, double *loss) {
     cg_ctx *ctx = &t->ctx;
-    double sse = 0;
-    int64_t cnt = 0;
+    double sse[K] = {0};
+    int64_t cnt[K] = {0};
     for (int64_t b0 = 0; b0 < n; b0 += t->cfg.batch_size) {
         int64_t nb = n - b0 < t->cfg.batch_size ? n - b0 : t->cfg.batch_size;
         cg_status s = cg_ctx_reset(ctx);
@@ -378,12 +389,25 @@ cg_status cg_trainer_predict_samples(cg_trainer *t, const int64_t *samples, int6
                 float z = cg_f32(y)[b * K + k];
                 pred[(b0 + b) * K + k] = z * t->label_std[k] + t->label_mean[k];
                 float tz = t->target[b * K + k];
-                if (!isnan(tz)) sse += (double)(z - tz) * (z - tz), cnt++;
+                if (!isnan(tz)) sse[k] += (double)(z - tz) * (z - tz), cnt[k]++;
             }
+        if (t->progress) t->progress(t->progress_ctx, b0 + nb, n);
     }
     ctx->grad_enabled = true;
-    if (loss) *loss = cnt ? sse / (double)cnt : NAN;
+    /* the training loss's MSE term over these samples: sum over labels of weight x per-label mean */
+    double l = 0;
+    bool any = false;
+    for (int k = 0; k < K; k++)
+        if (cnt[k]) l += t->cfg.label_weights[k] * sse[k] / (double)cnt[k], any = true;
+    if (loss) *loss = any ? l : NAN;
     return CG_OK;
+}
+
+bool cg_trainer_note_val(cg_trainer *t, double val_loss) {
+    if (!(val_loss < t->best_val)) return false;
+    t->best_val = val_loss;
+    t->best_epoch = t->epoch;
+    return true;
 }
 
 void cg_trainer_end_epoch(cg_trainer *t, double val_loss, bool *improved, bool *stop) {
@@ -423,9 +447,12 @@ cg_status cg_trainer_save(const cg_trainer *t, const char *dir, const char *tag)
     cg_status s = CG_OK;
     for (int i = 0; i < ps->count && s == CG_OK; i++) s = cg_safetensors_writer_add_tensor(&w, NULL, ps->tensors[i]);
     char *mc = cg_model_config_json(&t->model->cfg), *tc = cg_train_config_json(&t->cfg);
-    char stats[256], hex[16];
-    snprintf(stats, sizeof stats, "{\"fitness\":{\"mean\":%.9g,\"std\":%.9g},\"gene_interaction\":{\"mean\":%.9g,\"std\":%.9g}}",
-             t->label_mean[0], t->label_std[0], t->label_mean[1], t->label_std[1]);
+    char stats[512], hex[16];
+    int off = snprintf(stats, sizeof stats, "{");
+    for (int k = 0; k < K; k++)
+        off += snprintf(stats + off, sizeof stats - (size_t)off, "%s\"%s\":{\"mean\":%.9g,\"std\":%.9g}", k ? "," : "",
+                        cg_label_name((cg_label)k), t->label_mean[k], t->label_std[k]);
+    snprintf(stats + off, sizeof stats - (size_t)off, "}");
     if (s == CG_OK) s = cg_safetensors_writer_set_metadata(&w, "format", CKPT_FORMAT);
     if (s == CG_OK) s = cg_safetensors_writer_set_metadata(&w, "model", mc ? mc : "{}");
     if (s == CG_OK) s = cg_safetensors_writer_set_metadata(&w, "train", tc ? tc : "{}");
@@ -483,8 +510,12 @@ cg_status cg_checkpoint_info_read(const char *path, cg_checkpoint_info *info) {
     if (s == CG_OK) s = cg_train_config_parse(cg_safetensors_metadata(st, "train") ? cg_safetensors_metadata(st, "train") : "", path, &info->train);
     if (s == CG_OK) {
         cJSON *ls = cJSON_Parse(cg_safetensors_metadata(st, "label_statistics") ? cg_safetensors_metadata(st, "label_statistics") : "");
+        /* a checkpoint of the pooled labels (fitness, gene_interaction) written before epsilon and tau were
+         * separate: its interaction output serves both (cg_checkpoint_load_params duplicates it) */
+        info->legacy_labels = cJSON_GetObjectItem(ls, "gene_interaction") && !cJSON_GetObjectItem(ls, "epsilon");
         for (int k = 0; k < K; k++) {
-            cJSON *o = cJSON_GetObjectItem(ls, cg_label_name(k));
+            cJSON *o = cJSON_GetObjectItem(ls, info->legacy_labels && k != CG_LABEL_FITNESS ? "gene_interaction"
+                                                                                            : cg_label_name(k));
             cJSON *m = cJSON_GetObjectItem(o, "mean"), *sd = cJSON_GetObjectItem(o, "std");
             if (!cJSON_IsNumber(m) || !cJSON_IsNumber(sd)) {
                 s = cg_error(CG_ERR_FORMAT, "%s: metadata label_statistics is missing %s", path, cg_label_name(k));
@@ -508,11 +539,20 @@ cg_status cg_checkpoint_info_read(const char *path, cg_checkpoint_info *info) {
     return s;
 }
 
+/* A pre-0.2 checkpoint's output layer has 2 rows (fitness, gene_interaction) where the model has K
+ * (fitness, epsilon, tau): t [2, ...] goes to p [3, ...] with the interaction row copied to epsilon and tau. */
+static bool legacy_output(const cg_tensor *t, const cg_tensor *p) {
+    return t->ndim == p->ndim && t->shape[0] == 2 && p->shape[0] == K && t->numel / 2 == p->numel / K;
+}
+
 cg_status cg_checkpoint_load_params(const char *path, cg_model *m) {
     cg_safetensors *st = NULL;
     cg_status s = cg_safetensors_open(path, &st);
     if (s != CG_OK) return s;
+    const char *ls = cg_safetensors_metadata(st, "label_statistics");
+    const bool legacy = ls && strstr(ls, "\"gene_interaction\"") && !strstr(ls, "\"epsilon\"");
     cg_param_store *ps = cg_model_params(m);
+    uLong file_crc = crc32(0L, Z_NULL, 0); /* over the file's tensors, in the model's order */
     for (int i = 0; i < ps->count && s == CG_OK; i++) {
         cg_tensor *p = ps->tensors[i];
         cg_tensor t;
@@ -521,7 +561,18 @@ cg_status cg_checkpoint_load_params(const char *path, cg_model *m) {
                          p->name);
             break;
         }
-        if (t.dtype != CG_F32 || t.numel != p->numel) {
+        if (t.dtype != CG_F32) {
+            s = cg_error(CG_ERR_FORMAT, "%s: parameter '%s' is not float32", path, p->name);
+            break;
+        }
+        file_crc = crc32(file_crc, (const Bytef *)t.data, (uInt)(t.numel * sizeof(float)));
+        if (legacy && t.numel != p->numel && legacy_output(&t, p)) {
+            const int64_t row = p->numel / K;
+            memcpy(p->data, t.data, (size_t)(2 * row) * sizeof(float));
+            memcpy((float *)p->data + 2 * row, (const float *)t.data + row, (size_t)row * sizeof(float));
+            continue;
+        }
+        if (t.numel != p->numel) {
             s = cg_error(CG_ERR_FORMAT, "%s: parameter '%s' has %lld elements, the model %lld", path, p->name,
                          (long long)t.numel, (long long)p->numel);
             break;
@@ -529,7 +580,7 @@ cg_status cg_checkpoint_load_params(const char *path, cg_model *m) {
         memcpy(p->data, t.data, (size_t)p->numel * sizeof(float));
     }
     const char *crc = cg_safetensors_metadata(st, "params_crc32");
-    if (s == CG_OK && (!crc || (uint32_t)strtoul(crc, NULL, 16) != params_crc(ps)))
+    if (s == CG_OK && (!crc || (uint32_t)strtoul(crc, NULL, 16) != (uint32_t)file_crc))
         s = cg_error(CG_ERR_FORMAT, "%s: corrupted checkpoint: the parameters' CRC-32 does not match the metadata (%s)",
                      path, crc ? crc : "missing");
     if (s == CG_OK && cg_safetensors_count(st) != ps->count)
@@ -544,6 +595,9 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *dir) {
     cg_checkpoint_info info;
     cg_status s = cg_checkpoint_info_read(path, &info);
     if (s != CG_OK) return s;
+    if (info.legacy_labels)
+        return cg_error(CG_ERR_FORMAT, "%s: a checkpoint of the pooled gene_interaction label (before epsilon and tau "
+                        "were separate) cannot be resumed; predict and eval still use it, or train anew", path);
     if (info.model.type != t->model->type)
         return cg_error(CG_ERR_FORMAT, "%s: a checkpoint of the model \"%s\", this run trains \"%s\"", path,
                         info.model.type->name, t->model->type->name);
