@@ -84,8 +84,8 @@ int main(int argc, char **argv) {
         }
         cg_graph_view v;
         cg_graph_view_of(&v, &hg, B + 1, blocks);
-        float *target = malloc((size_t)B * 2 * sizeof *target);
-        for (int i = 0; i < 2 * B; i++) target[i] = 0.5f;
+        float *target = malloc((size_t)B * CG_NUM_LABELS * sizeof *target);
+        for (int i = 0; i < CG_NUM_LABELS * B; i++) target[i] = 0.5f;
         double full_rate = 0;
         for (int mode = CG_PATH_FULL; mode >= CG_PATH_INCREMENTAL; mode--) {
         cg_ctx ctx;
@@ -96,7 +96,7 @@ int main(int argc, char **argv) {
             cg_ctx_reset(&ctx);
             cg_params_zero_grad(&m.params);
             cg_tensor *y = cg_hetero_cell_forward_mode(&ctx, &m, &v, (cg_perturbation_path)mode, NULL);
-            cg_tensor *loss = cg_mse_masked(&ctx, y, cg_tensor_wrap2(&ctx, B, 2, target));
+            cg_tensor *loss = cg_mse_masked(&ctx, y, cg_tensor_wrap2(&ctx, B, CG_NUM_LABELS, target));
             if (!loss || cg_backward(&ctx, loss) != CG_OK || cg_optim_step(&opt, &m.params) != CG_OK) {
                 fprintf(stderr, "hetero_cell: %s\n", cg_last_error());
                 return 1;

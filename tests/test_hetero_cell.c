@@ -173,9 +173,9 @@ static void run_equivalence(cg_hetero_cell_config cfg) {
     ctx.training = false;
     cg_tensor *y = cg_hetero_cell_forward(&ctx, &m, &v, NULL);
     if (!y) fail_msg("%s", cg_last_error());
-    assert_int_equal(y->numel, NG * 2);
-    float *y_batched = malloc(NG * 2 * sizeof(float));
-    memcpy(y_batched, y->data, NG * 2 * sizeof(float));
+    assert_int_equal(y->numel, NG * CG_NUM_LABELS);
+    float *y_batched = malloc(NG * CG_NUM_LABELS * sizeof(float));
+    memcpy(y_batched, y->data, NG * CG_NUM_LABELS * sizeof(float));
     assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
     cg_tensor *z = cg_hetero_cell_encode(&ctx, &m, &v);
     if (!z) fail_msg("%s", cg_last_error());
@@ -192,26 +192,26 @@ static void run_equivalence(cg_hetero_cell_config cfg) {
     cg_tensor *zs[NG + 1];
     zs[0] = cg_hetero_cell_encode(&ctx, &m, &vw);
     subgraph sub[NG];
-    float ys[NG * 2];
+    float ys[NG * CG_NUM_LABELS];
     for (int i = 0; i < NG; i++) {
         build_subgraph(&sub[i], blocks + (i + 1) * W);
         zs[i + 1] = cg_hetero_cell_encode(&ctx, &m, &sub[i].v);
         cg_tensor *yi = cg_hetero_cell_head(&ctx, &m, zs[0], zs[i + 1], NULL);
         if (!yi) fail_msg("%s", cg_last_error());
-        memcpy(ys + 2 * i, yi->data, 2 * sizeof(float));
+        memcpy(ys + CG_NUM_LABELS * i, yi->data, CG_NUM_LABELS * sizeof(float));
     }
     /* seed each sample's z with its row of r, then run the tape once */
     for (int i = 0; i <= NG; i++) {
         float *g = cg_grad_of(&ctx, zs[i]);
         for (int j = 0; j < D; j++) g[j] += r[i * D + j];
     }
-    float zero[2] = {0, 0};
+    float zero[CG_NUM_LABELS] = {0};
     cg_tensor *last = cg_hetero_cell_head(&ctx, &m, zs[0], zs[NG], NULL); /* a tape output to start from */
     assert_int_equal(cg_backward_from(&ctx, last, zero), CG_OK);
     float zsub[(NG + 1) * 64];
     assert_true(D <= 64);
     for (int i = 0; i <= NG; i++) memcpy(zsub + i * D, zs[i]->data, D * sizeof(float));
-    tu_check_rel2("y = head(z_w - z_i)", y_batched, ys, NG * 2, 1e-5);
+    tu_check_rel2("y = head(z_w - z_i)", y_batched, ys, NG * CG_NUM_LABELS, 1e-5);
     tu_check_rel2("z (graph embeddings)", z_batched, zsub, (NG + 1) * D, 1e-5);
     for (int p = 0; p < m.params.count; p++) {
         const cg_tensor *t = m.params.tensors[p];
@@ -277,7 +277,8 @@ static void test_training_step(void **state) {
     cg_optim opt;
     assert_int_equal(cg_optim_create(&opt, &m.params, &oc), CG_OK);
     int32_t geno[4][3] = {{10, -1, -1}, {20, 30, -1}, {40, 50, 60}, {1000, 2000, -1}};
-    float target[8] = {0.9f, 0.0f, 0.7f, -0.1f, 0.5f, 0.2f, NAN, 0.05f};
+    /* fitness, epsilon, tau of 4 genotypes (NaN: absent) */
+    float target[4 * CG_NUM_LABELS] = {0.9f, NAN, NAN, 0.7f, -0.1f, NAN, 0.5f, NAN, 0.2f, NAN, 0.05f, NAN};
     int64_t W = cg_deletion_words(G);
     uint64_t *blocks = calloc(5 * W, sizeof *blocks);
     assert_int_equal(cg_deletion_batch(G, &geno[0][0], 4, 3, blocks + W), CG_OK);
@@ -290,7 +291,7 @@ static void test_training_step(void **state) {
         assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
         cg_params_zero_grad(&m.params);
         cg_tensor *y = cg_hetero_cell_forward(&ctx, &m, &v, NULL);
-        cg_tensor *loss = cg_mse_masked(&ctx, y, cg_tensor_wrap2(&ctx, 4, 2, target));
+        cg_tensor *loss = cg_mse_masked(&ctx, y, cg_tensor_wrap2(&ctx, 4, CG_NUM_LABELS, target));
         if (!loss) fail_msg("%s", cg_last_error());
         assert_int_equal(cg_backward(&ctx, loss), CG_OK);
         assert_int_equal(cg_optim_step(&opt, &m.params), CG_OK);

@@ -75,7 +75,7 @@ static void compare_paths(cg_hetero_cell_config cfg, int n, int nb, bool trainin
     float *r = malloc((size_t)(nb + 1) * D * sizeof(float)), *rc = malloc((size_t)D * sizeof(float));
     float *y[2], *z[2], *g[2];
     for (int p = 0; p < 2; p++) {
-        y[p] = malloc((size_t)n * 2 * sizeof(float));
+        y[p] = malloc((size_t)n * CG_NUM_LABELS * sizeof(float));
         z[p] = malloc((size_t)(n + nb) * D * sizeof(float));
         g[p] = calloc((size_t)P, sizeof(float));
     }
@@ -105,7 +105,7 @@ static void compare_paths(cg_hetero_cell_config cfg, int n, int nb, bool trainin
             ctx.grad_enabled = false;
             cg_tensor *yt = cg_hetero_cell_forward_mode(&ctx, &m, &v, mode, NULL);
             if (!yt) fail_msg("%s", cg_last_error());
-            memcpy(y[p] + 2 * i0, yt->data, (size_t)k * 2 * sizeof(float));
+            memcpy(y[p] + CG_NUM_LABELS * i0, yt->data, (size_t)k * CG_NUM_LABELS * sizeof(float));
             /* z and the gradients of r . z */
             assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
             ctx.step = 1000 + (uint64_t)i0;
@@ -128,7 +128,7 @@ static void compare_paths(cg_hetero_cell_config cfg, int n, int nb, bool trainin
         zrows += k + 1;
     }
     tu_check_rel2("z (graph embeddings)", z[1], z[0], zrows * D, 1e-5);
-    tu_check_rel2("y = head(z_w - z_i)", y[1], y[0], (int64_t)n * 2, tol);
+    tu_check_rel2("y = head(z_w - z_i)", y[1], y[0], (int64_t)n * CG_NUM_LABELS, tol);
     for (int p = 0; p < m.params.count; p++) {
         const cg_tensor *t = m.params.tensors[p];
         if (strncmp(t->name, "head.", 5) == 0) continue; /* not part of the loss on z */

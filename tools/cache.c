@@ -26,13 +26,25 @@ static const char *const INPUTS[] = {
     "phenotypes/sga-test-screen/dmf_tr_150226_fromSGAonly.txt",
 };
 
-static cg_status fingerprint(const char *dir, uint32_t *out) {
+/* the sources of the optional relations (graph.h), fingerprinted for the graph that holds them all */
+static const char *const OPTIONAL_INPUTS[] = {
+    "string/v9.1/yeast_string_genes.txt",
+    "string/v9.1/yeast_string_database_adjacency.txt",
+    "string/v9.1/yeast_string_neighborhood_adjacency.txt",
+    "string/v9.1/yeast_string_fusion_adjacency.txt",
+    "string/v9.1/yeast_string_cooccurence_adjacency.txt",
+    "coexpression/Hu-2007.txt",
+    "yeast-gem/Yeast_complex_portal_2022.tsv",
+};
+
+static cg_status fingerprint(const char *dir, bool optional, uint32_t *out) {
     uLong c = crc32(0L, Z_NULL, 0);
     c = crc32(c, (const Bytef *)"cellgraph.graph/1 cellgraph.dataset/1", 37);
     static unsigned char buf[1 << 16];
-    for (size_t i = 0; i < sizeof INPUTS / sizeof INPUTS[0]; i++) {
+    const size_t n_base = sizeof INPUTS / sizeof INPUTS[0];
+    for (size_t i = 0; i < n_base + (optional ? sizeof OPTIONAL_INPUTS / sizeof OPTIONAL_INPUTS[0] : 0); i++) {
         char path[4200];
-        snprintf(path, sizeof path, "%s/%s", dir, INPUTS[i]);
+        snprintf(path, sizeof path, "%s/%s", dir, i < n_base ? INPUTS[i] : OPTIONAL_INPUTS[i - n_base]);
         FILE *f = fopen(path, "rb");
         if (!f) return cg_error(CG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
         size_t n;
@@ -64,22 +76,29 @@ static cg_status mkdirs(const char *path) {
 cg_status cli_mkdirs(const char *path) { return mkdirs(path); }
 
 cg_status cli_load_graph_and_dataset(const char *data, cg_graph **g, cg_dataset *d, bool need_dataset, bool verbose) {
+    return cli_load_graph_for(data, NULL, g, d, need_dataset, verbose);
+}
+
+cg_status cli_load_graph_for(const char *data, const char *const *relations, cg_graph **g, cg_dataset *d,
+                             bool need_dataset, bool verbose) {
     char dir[4096];
     cg_status s = cg_data_dir(data, dir, sizeof dir);
     if (s != CG_OK) return s;
-    uint32_t fp = 0;
-    if ((s = fingerprint(dir, &fp)) != CG_OK) return s;
+    const bool all = relations && relations[0]; /* one graph with every optional relation serves every such model */
+    uint32_t fp = 0, fp_data = 0;
+    if ((s = fingerprint(dir, false, &fp_data)) != CG_OK || (s = fingerprint(dir, all, &fp)) != CG_OK) return s;
     const char *cache = cli_cache_dir();
     if ((s = mkdirs(cache)) != CG_OK) return s;
     char gpath[4200], dpath[4200];
-    snprintf(gpath, sizeof gpath, "%s/graph-default-%08x.safetensors", cache, fp);
-    snprintf(dpath, sizeof dpath, "%s/dataset-%08x.safetensors", cache, fp);
+    snprintf(gpath, sizeof gpath, "%s/graph-%s-%08x.safetensors", cache, all ? "all" : "default", fp);
+    snprintf(dpath, sizeof dpath, "%s/dataset-%08x.safetensors", cache, fp_data);
     struct stat sb;
     *g = NULL;
     if (stat(gpath, &sb) == 0 && cg_graph_load(gpath, g) == CG_OK) {
         if (verbose) printf("graph: %s (cached)\n", gpath);
     } else {
-        if ((s = cg_graph_build(dir, "default", g)) != CG_OK) return s;
+        const char *every[1] = {"all"};
+        if ((s = cg_graph_build_ex(dir, "default", every, all ? 1 : 0, g)) != CG_OK) return s;
         if ((s = cg_graph_save(*g, gpath)) != CG_OK) {
             cg_graph_free(*g);
             *g = NULL;

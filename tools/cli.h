@@ -31,6 +31,10 @@ cg_status cli_mkdirs(const char *path);
  * default), from the cache when the raw files are unchanged (CRC-32 of their contents), else built and
  * cached. */
 cg_status cli_load_graph_and_dataset(const char *data, cg_graph **g, cg_dataset *d, bool need_dataset, bool verbose);
+/* The same for a model that needs optional relations (cg_model_type.needs_relations; NULL or empty: the
+ * default graph): the graph with every optional relation, cached as graph-all-<fingerprint>. */
+cg_status cli_load_graph_for(const char *data, const char *const *relations, cg_graph **g, cg_dataset *d,
+                             bool need_dataset, bool verbose);
 
 /* If argv[*i] is option `name` ("--data") given as "--data X" or "--data=X", stores X in *value,
  * advances *i past it and returns true. A missing value prints an error and sets *bad. */

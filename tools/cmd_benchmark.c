@@ -45,7 +45,7 @@ static double jnum(cJSON *o, const char *k) {
 
 /* the test line of a finished run: {"eval":"test",...,"test":{label:{...}}} (the last one) */
 static bool read_cell(const char *run_dir, cell *c) {
-    char path[4200];
+    char path[4400];
     snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir);
     FILE *f = fopen(path, "r");
     if (!f) return false;
@@ -70,6 +70,25 @@ static bool read_cell(const char *run_dir, cell *c) {
     fclose(f);
     c->done = found;
     return found;
+}
+
+/* the validation losses of a run in order (at most max), from its metrics.jsonl; returns their number */
+static int read_val_losses(const char *run_dir, double *v, int max) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[8192];
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n < max) {
+        if (strncmp(line, "{\"epoch\"", 8) != 0) continue;
+        cJSON *o = cJSON_Parse(line);
+        double x = jnum(o, "val_loss"), st = jnum(o, "step");
+        cJSON_Delete(o);
+        if (isfinite(x)) v[n++] = x, (void)st;
+    }
+    fclose(f);
+    return n;
 }
 
 /* "0.452 ± 0.013" over the finite values (n of them), "–" when none */
@@ -112,7 +131,7 @@ static void machine(char *buf, size_t len) {
 int cmd_benchmark(int argc, char **argv) {
     const char *models_s = NULL, *splits_s = NULL, *seeds_s = NULL, *out = NULL, *runs = NULL, *data = NULL,
                *configs = "configs";
-    bool quick = false;
+    bool quick = false, report_only = false;
     for (int i = 1; i < argc; i++) {
         bool bad = false;
         if (cli_option(argc, argv, &i, "--models", &models_s, &bad) || cli_option(argc, argv, &i, "--splits", &splits_s, &bad) ||
@@ -122,14 +141,18 @@ int cmd_benchmark(int argc, char **argv) {
             if (bad) return 2;
         } else if (strcmp(argv[i], "--quick") == 0) {
             quick = true;
+        } else if (strcmp(argv[i], "--report-only") == 0) {
+            report_only = true;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: cellgraph benchmark [--models M,...] [--splits random,gene1,gene2,query] [--seeds N]\n"
-                   "                           [--quick] [--out FILE] [--runs DIR] [--configs DIR] [--data DIR]\n"
+                   "                           [--quick] [--report-only] [--out FILE] [--runs DIR] [--configs DIR]\n"
+                   "                           [--data DIR]\n"
                    "Trains every model (configs/<model>.json, its train.max_steps budget) on every split with N\n"
                    "seeds (train.seed 42, 43, ...), and writes the test metrics beside the baselines, mean and\n"
                    "standard deviation over the seeds, to FILE (default docs/results.md; with --quick: a budget\n"
                    "of 10 steps into runs/benchmark-quick/results.md). Finished runs in DIR (default\n"
-                   "runs/benchmark) are kept: rerun to resume.\n");
+                   "runs/benchmark) are kept: rerun to resume. --report-only trains nothing and writes the table\n"
+                   "from the finished runs (each table says how many seeds it holds).\n");
             return 0;
         } else {
             fprintf(stderr, "cellgraph benchmark: unknown argument '%s' (see cellgraph benchmark --help)\n", argv[i]);
@@ -137,7 +160,17 @@ int cmd_benchmark(int argc, char **argv) {
         }
     }
     char models_buf[512], splits_buf[256];
-    snprintf(models_buf, sizeof models_buf, "%s", models_s ? models_s : "additive,hetero_cell");
+    if (models_s) {
+        snprintf(models_buf, sizeof models_buf, "%s", models_s);
+    } else { /* every registered model */
+        int nt;
+        const cg_model_type *const *all = cg_model_types(&nt);
+        models_buf[0] = '\0';
+        for (int i = 0; i < nt; i++) {
+            size_t l = strlen(models_buf);
+            snprintf(models_buf + l, sizeof models_buf - l, "%s%s", i ? "," : "", all[i]->name);
+        }
+    }
     snprintf(splits_buf, sizeof splits_buf, "%s", splits_s ? splits_s : "random,gene1,gene2,query");
     char *models[MAX_ITEMS], *splits[MAX_ITEMS];
     int n_models = split_list(models_buf, models, MAX_ITEMS), n_splits = split_list(splits_buf, splits, MAX_ITEMS);
@@ -200,6 +233,13 @@ int cmd_benchmark(int argc, char **argv) {
                 k_run++;
                 if (read_cell(dir, &cells[mi][si][sd])) {
                     printf("[%d/%d] %s %s seed %d: done (kept)\n", k_run, total, models[mi], splits[si], 42 + sd);
+                    continue;
+                }
+                if (report_only) {
+                    for (int k = 0; k < K; k++) cells[mi][si][sd].v[k][0] = cells[mi][si][sd].v[k][1] =
+                                                    cells[mi][si][sd].v[k][2] = NAN;
+                    printf("[%d/%d] %s %s seed %d: not run (left out of the table)\n", k_run, total, models[mi],
+                           splits[si], 42 + sd);
                     continue;
                 }
                 printf("[%d/%d] %s %s seed %d: training %lld steps -> %s\n", k_run, total, models[mi], splits[si],
@@ -276,18 +316,42 @@ int cmd_benchmark(int argc, char **argv) {
     fprintf(f, "| model | config | step budget | batch |\n|---|---|---:|---:|\n");
     for (int mi = 0; mi < n_models; mi++)
         fprintf(f, "| %s | `%s` | %lld | %d |\n", types[mi]->title, cfg_path[mi], (long long)budget[mi], batch[mi]);
+    /* has the budget flattened the validation loss? the validation losses of each model's seed-42 runs */
+    fprintf(f, "\nBudget check (validation loss, z units, on the training loss's scale, at each validation of "
+               "the seed-42 run; a budget is long enough when the last change is small):\n\n"
+               "| model | split | validations | first | last three | last change |\n|---|---|---:|---:|---|---:|\n");
+    for (int mi = 0; mi < n_models; mi++)
+        for (int si = 0; si < n_splits; si++) {
+            char dir[4200];
+            snprintf(dir, sizeof dir, "%s/%s/%s/seed42", runs, models[mi], splits[si]);
+            double v[256];
+            int nv = read_val_losses(dir, v, 256);
+            if (nv == 0) continue;
+            char last[128] = "";
+            for (int i = nv >= 3 ? nv - 3 : 0; i < nv; i++) {
+                size_t l = strlen(last);
+                snprintf(last + l, sizeof last - l, "%s%.4f", l ? ", " : "", v[i]);
+            }
+            if (nv >= 2)
+                fprintf(f, "| %s | %s | %d | %.4f | %s | %+.2f%% |\n", types[mi]->title, splits[si], nv, v[0], last,
+                        100.0 * (v[nv - 1] - v[nv - 2]) / fabs(v[nv - 2]));
+            else
+                fprintf(f, "| %s | %s | %d | %.4f | %s | – |\n", types[mi]->title, splits[si], nv, v[0], last);
+        }
     static const char *const MET[3] = {"Pearson", "Spearman", "RMSE"};
     for (int si = 0; si < n_splits; si++) {
         fprintf(f, "\n## %s split (train %lld, validation %lld, test %lld, in none %lld)\n\n", splits[si],
                 (long long)part[si][0], (long long)part[si][1], (long long)part[si][2], (long long)part[si][3]);
-        fprintf(f, "| model |");
+        fprintf(f, "| model | seeds |");
         for (int k = 0; k < K; k++)
             for (int q = 0; q < 3; q++) fprintf(f, " %s %s |", cg_label_name((cg_label)k), MET[q]);
-        fprintf(f, "\n|---|");
+        fprintf(f, "\n|---|---:|");
         for (int q = 0; q < 3 * K; q++) fprintf(f, "---:|");
         fprintf(f, "\n");
         for (int mi = 0; mi < n_models; mi++) {
-            fprintf(f, "| %s |", types[mi]->title);
+            int nd = 0;
+            for (int sd = 0; sd < n_seeds; sd++) nd += cells[mi][si][sd].done;
+            fprintf(f, "| %s | %d |", types[mi]->title, nd);
             for (int k = 0; k < K; k++)
                 for (int q = 0; q < 3; q++) {
                     double x[MAX_SEEDS];
@@ -299,7 +363,7 @@ int cmd_benchmark(int argc, char **argv) {
             fprintf(f, "\n");
         }
         for (int b = 0; b < CG_NUM_BASELINES; b++) {
-            fprintf(f, "| %s (baseline) |", cg_baseline_name((cg_baseline)b));
+            fprintf(f, "| %s (baseline) | – |", cg_baseline_name((cg_baseline)b));
             for (int k = 0; k < K; k++) {
                 const cg_metrics *m = &base[si][b][k];
                 double v3[3] = {m->pearson, m->spearman, m->rmse};

@@ -227,7 +227,9 @@ int cmd_predict(int argc, char **argv) {
     if (s == CG_OK && (s = cg_ctx_init(&ctx, 0, 1)) == CG_OK) ctx_ok = true;
     if (s == CG_OK && !(pred = malloc((size_t)list.n * CG_NUM_LABELS * sizeof *pred)))
         s = cg_error(CG_ERR_NOMEM, "out of memory for %lld predictions", (long long)list.n);
-    if (s == CG_OK) s = cg_model_predict(&ctx, &m, &hg, list.geno, list.n, 32, mode, pred);
+    cli_progress_state prog;
+    cli_progress_init(&prog, "predicting");
+    if (s == CG_OK) s = cg_model_predict_progress(&ctx, &m, &hg, list.geno, list.n, 32, mode, pred, cli_progress, &prog);
     if (s == CG_OK && output) {
         s = write_output(output, &list, g, pred, &info);
         if (s == CG_OK) printf("wrote %lld predictions to %s\n", (long long)list.n, output);

@@ -231,7 +231,7 @@ int cmd_train(int argc, char **argv) {
     }
     cg_graph *g = NULL;
     cg_dataset d;
-    if (cli_load_graph_and_dataset(data, &g, &d, true, true) != CG_OK) return cli_fail();
+    if (cli_load_graph_for(data, mc.type->needs_relations, &g, &d, true, true) != CG_OK) return cli_fail();
     cg_model m;
     cg_trainer t;
     int rc = 1;
@@ -427,7 +427,7 @@ done_data:
 int cli_open_checkpoint(const char *ckpt, const char *data, cg_checkpoint_info *info, cg_graph **g, cg_dataset *d,
                            bool need_dataset, cg_model *m) {
     if (cg_checkpoint_info_read(ckpt, info) != CG_OK) return cli_fail();
-    if (cli_load_graph_and_dataset(data, g, d, need_dataset, false) != CG_OK) return cli_fail();
+    if (cli_load_graph_for(data, info->model.type->needs_relations, g, d, need_dataset, false) != CG_OK) return cli_fail();
     if (cg_graph_checksum(*g) != info->graph_checksum) {
         cg_error(CG_ERR_FORMAT, "%s: the checkpoint was trained on another graph (checksum %08x, this data's graph %08x)",
                  ckpt, info->graph_checksum, cg_graph_checksum(*g));

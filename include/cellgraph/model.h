@@ -104,6 +104,12 @@ struct cg_model_type {
     bool uses_graph;
     /* optional: a short description of cfg for the training banner ("D 64, L 2, 4 heads, bipartite") */
     void (*describe)(const void *cfg, char *buf, size_t len);
+    /* optional: optional graph relations the model needs (NULL-terminated names for cg_graph_build_ex, "all"
+     * = every optional relation); NULL = the default graph. The CLI loads a graph with them. */
+    const char *const *needs_relations;
+    /* optional: an auxiliary training loss [1] added to the trainer's loss each training step (after
+     * forward, same ctx; e.g. DANGO's reconstruction), or NULL for none this step (status in ctx on error) */
+    cg_tensor *(*aux_loss)(cg_ctx *ctx, const void *model);
 };
 
 /* ---- the registry ---- */

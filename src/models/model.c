@@ -14,8 +14,10 @@
 /* each model's file defines its table */
 extern const cg_model_type cg_hetero_cell_model_type;
 extern const cg_model_type cg_additive_model_type;
+extern const cg_model_type cg_dango_model_type;
 
-static const cg_model_type *const TYPES[] = {&cg_hetero_cell_model_type, &cg_additive_model_type};
+static const cg_model_type *const TYPES[] = {&cg_hetero_cell_model_type, &cg_additive_model_type,
+                                              &cg_dango_model_type};
 #define N_TYPES ((int)(sizeof TYPES / sizeof *TYPES))
 
 const cg_model_type *const *cg_model_types(int *n) {
@@ -29,7 +31,7 @@ const cg_model_type *cg_model_type_find(const char *name) {
     return NULL;
 }
 
-const char *cg_model_type_names(void) { return "hetero_cell, additive"; }
+const char *cg_model_type_names(void) { return "hetero_cell, additive, dango"; }
 
 /* ------------------------------------------------------------------ perturbation paths */
 

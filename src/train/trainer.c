@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "cellgraph/autograd.h"
 #include "cellgraph/deletion.h"
 #include "cellgraph/rng.h"
 #include "cellgraph/safetensors.h"
@@ -324,9 +325,11 @@ static void fill_targets(const cg_trainer *t, const int64_t *samples, int64_t n)
 static cg_tensor *loss_of(cg_trainer *t, cg_tensor *y, cg_tensor *z_p, int64_t n) {
     cg_ctx *ctx = &t->ctx;
     cg_tensor *tt = cg_tensor_wrap2(ctx, n, K, t->target);
-    return cg_composite_loss(ctx, y, tt, z_p, t->cfg.label_weights, (float)t->cfg.lambda_dist,
-                             t->have_dist ? t->dist : NULL, (float)t->cfg.lambda_supcr, (float)t->cfg.supcr_temperature,
-                             NULL);
+    cg_tensor *l = cg_composite_loss(ctx, y, tt, z_p, t->cfg.label_weights, (float)t->cfg.lambda_dist,
+                                     t->have_dist ? t->dist : NULL, (float)t->cfg.lambda_supcr,
+                                     (float)t->cfg.supcr_temperature, NULL);
+    cg_tensor *aux = l && t->model->type->aux_loss ? t->model->type->aux_loss(ctx, t->model->impl) : NULL; /* e.g. DANGO's reconstruction */
+    return aux ? cg_add(ctx, l, aux) : cg_ctx_status(ctx) == CG_OK ? l : NULL;
 }
 
 cg_status cg_trainer_step(cg_trainer *t, float *loss, bool *epoch_done) {
