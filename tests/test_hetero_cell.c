@@ -319,6 +319,8 @@ static void test_config(void **state) {
     assert_int_equal(cg_hetero_cell_config_parse("{\"hidden_channel\": 64}", "x.json", &c), CG_ERR_FORMAT);
     assert_non_null(strstr(cg_last_error(), "unknown key 'hidden_channel'"));
     assert_int_equal(cg_hetero_cell_config_parse("{\"hidden_channels\": 65}", "x.json", &c), CG_ERR_FORMAT);
+    assert_int_equal(cg_hetero_cell_config_parse("{\"seed\": 1e300}", "x.json", &c), CG_ERR_FORMAT); /* no UB cast */
+    assert_non_null(strstr(cg_last_error(), "seed"));
     assert_int_equal(cg_hetero_cell_config_parse("{\"relations\": [\"physical\", \"nope\"]}", "x.json", &c),
                      CG_ERR_FORMAT);
     assert_non_null(strstr(cg_last_error(), "'nope'"));

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "cellgraph/safetensors.h"
 #include "cellgraph/trainer.h"
 #include "testutil.h"
 
@@ -325,6 +326,98 @@ static void test_cli_screen(void **state) {
     unsetenv("CELLGRAPH_CACHE");
 }
 
+/* copies a checkpoint with one metadata value replaced */
+static void rewrite_meta(const char *from, const char *to, const char *key, const char *value) {
+    cg_safetensors *st;
+    assert_int_equal(cg_safetensors_open(from, &st), CG_OK);
+    cg_safetensors_writer w;
+    cg_safetensors_writer_init(&w);
+    for (int i = 0; i < cg_safetensors_count(st); i++) {
+        cg_safetensors_info in;
+        assert_int_equal(cg_safetensors_info_at(st, i, &in), CG_OK);
+        assert_int_equal(cg_safetensors_writer_add(&w, in.name, in.dtype, in.ndim, in.shape, in.data), CG_OK);
+    }
+    for (int i = 0; i < cg_safetensors_metadata_count(st); i++) {
+        const char *k, *v;
+        assert_int_equal(cg_safetensors_metadata_at(st, i, &k, &v), CG_OK);
+        assert_int_equal(cg_safetensors_writer_set_metadata(&w, k, strcmp(k, key) == 0 ? value : v), CG_OK);
+    }
+    assert_int_equal(cg_safetensors_writer_write(&w, to), CG_OK);
+    cg_safetensors_writer_free(&w);
+    cg_safetensors_close(st);
+}
+
+/* issue 18 items 1 and 4: progress metadata out of range is refused before use (it is not covered by the
+ * parameter CRC), and the command line cannot write a checkpoint that the reader refuses */
+static void test_progress_metadata_and_bounds(void **state) {
+    (void)state;
+    if (!have) skip();
+    char dir[512], path[700], good[720];
+    tu_temp_path(dir, sizeof dir, "meta");
+    mkdir(dir, 0755);
+    cg_model m;
+    cg_trainer t;
+    make(&m, &t);
+    steps(&t, 2);
+    assert_int_equal(cg_trainer_save(&t, dir, "last"), CG_OK);
+    snprintf(path, sizeof path, "%s/checkpoint_last.safetensors", dir);
+    snprintf(good, sizeof good, "%s/good.safetensors", dir);
+    assert_int_equal(rename(path, good), 0);
+    const struct { const char *key, *value; } bad[] = {
+        {"epoch_pos", "-100000000"}, {"epoch_pos", "-1"}, {"epoch_pos", "10"}, /* an epoch here is 9 samples */
+        {"epoch", "nan"}, {"epoch", "1e18"}, {"step", "-3"}, {"step", "2.5"}, {"best_epoch", "7"},
+        {"plateau_scale", "0"}, {"plateau_scale", "nan"}, {"best_val", "nan"}, {"bad_epochs", "-1"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        rewrite_meta(good, path, bad[i].key, bad[i].value);
+        cg_model m2;
+        cg_trainer t2;
+        make(&m2, &t2);
+        if (cg_trainer_resume(&t2, dir) != CG_ERR_FORMAT) fail_msg("%s = %s was accepted", bad[i].key, bad[i].value);
+        assert_non_null(strstr(cg_last_error(), bad[i].key));
+        cg_trainer_free(&t2);
+        cg_model_free(&m2);
+    }
+    /* the unchanged file still resumes */
+    rewrite_meta(good, path, "format", "cellgraph.checkpoint/1");
+    cg_model m3;
+    cg_trainer t3;
+    make(&m3, &t3);
+    if (cg_trainer_resume(&t3, dir) != CG_OK) fail_msg("%s", cg_last_error());
+    assert_int_equal(t3.step, 2);
+    cg_trainer_free(&t3);
+    cg_model_free(&m3);
+    cg_trainer_free(&t);
+    cg_model_free(&m);
+    /* one set of bounds: what the command line accepts, the checkpoint reader accepts */
+    cg_train_config c = cg_train_defaults();
+    assert_int_equal(cg_train_config_check(&c, "x"), CG_OK);
+    c.batch_size = 100000;
+    assert_int_equal(cg_train_config_check(&c, "command line"), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "batch_size"));
+    c = cg_train_defaults();
+    c.max_minutes = 2e7;
+    assert_int_equal(cg_train_config_check(&c, "command line"), CG_ERR_FORMAT);
+    if (getenv("CELLGRAPH_CLI")) {
+        char out[4096];
+        const char *cli = getenv("CELLGRAPH_CLI");
+        const char *args[] = {"--batch-size 100000", "--max-minutes 1e400", "--max-minutes 2e7", "--epochs 1e99",
+                              "--epochs 2.5", "--seed -1", "--max-minutes nan"};
+        for (size_t i = 0; i < sizeof args / sizeof *args; i++) {
+            char cmd[1024];
+            snprintf(cmd, sizeof cmd, "'%s' train %s --out '%s/cli' 2>&1", cli, args[i], dir);
+            FILE *p = popen(cmd, "r");
+            size_t n = fread(out, 1, sizeof out - 1, p);
+            out[n] = '\0';
+            int st = pclose(p);
+            if (!(WIFEXITED(st) && WEXITSTATUS(st) == 2)) fail_msg("train %s: exit %d, output:\n%s", args[i], st, out);
+        }
+    }
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_config_parse(void **state) {
     (void)state;
     cg_train_config c;
@@ -346,6 +439,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_parse),
         cmocka_unit_test(test_resume_bitwise),
+        cmocka_unit_test(test_progress_metadata_and_bounds),
         cmocka_unit_test(test_composite_loss),
         cmocka_unit_test(test_cli_predict),
         cmocka_unit_test(test_cli_screen),

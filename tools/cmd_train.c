@@ -158,8 +158,18 @@ static char *cli_run_config_json(const cg_model_config *mc, const cg_train_confi
     return txt;
 }
 
+/* a whole number in [lo, hi] written as an integer or in exponent form ("1e3"); false otherwise */
+static bool whole(const char *v, double lo, double hi, double *out) {
+    char *end = NULL;
+    double x = strtod(v, &end);
+    if (end == v || *end || !(x >= lo && x <= hi) || x != floor(x)) return false;
+    *out = x;
+    return true;
+}
+
 int cmd_train(int argc, char **argv) {
     const char *config = NULL, *data = NULL, *out = NULL, *resume = NULL, *v = NULL;
+    double x = 0;
     cg_model_config mc;
     cg_model_config_defaults(&mc, cg_model_type_find("hetero_cell"));
     cg_train_config tc = cg_train_defaults();
@@ -175,18 +185,24 @@ int cmd_train(int argc, char **argv) {
             cli_option(argc, argv, &i, "--perturbation", &perturbation, &bad)) {
             if (bad) return 2;
         } else if (cli_option(argc, argv, &i, "--epochs", &v, &bad)) {
-            if (bad || (epochs = atoi(v)) < 1) return fprintf(stderr, "cellgraph train: --epochs needs a positive integer\n"), 2;
+            if (bad || !whole(v, 1, 1e6, &x)) return fprintf(stderr, "cellgraph train: --epochs needs an integer in [1, 1e6]\n"), 2;
+            epochs = (int)x;
         } else if (cli_option(argc, argv, &i, "--batch-size", &v, &bad)) {
-            if (bad || (batch = atoi(v)) < 1) return fprintf(stderr, "cellgraph train: --batch-size needs a positive integer\n"), 2;
+            if (bad || !whole(v, 1, 4096, &x)) return fprintf(stderr, "cellgraph train: --batch-size needs an integer in [1, 4096]\n"), 2;
+            batch = (int)x;
         } else if (cli_option(argc, argv, &i, "--max-minutes", &v, &bad)) {
-            if (bad || (max_minutes = atof(v)) <= 0) return fprintf(stderr, "cellgraph train: --max-minutes needs a positive number\n"), 2;
+            char *end = NULL;
+            max_minutes = bad ? -1 : strtod(v, &end);
+            if (bad || !end || *end || !(max_minutes > 0 && max_minutes <= 1e7))
+                return fprintf(stderr, "cellgraph train: --max-minutes needs a number in (0, 1e7]\n"), 2;
         } else if (cli_option(argc, argv, &i, "--max-steps", &v, &bad)) {
             char *end = NULL;
             max_steps = bad ? -1 : strtoll(v, &end, 10);
             if (bad || !end || *end || max_steps < 1)
                 return fprintf(stderr, "cellgraph train: --max-steps needs a positive integer\n"), 2;
         } else if (cli_option(argc, argv, &i, "--seed", &v, &bad)) {
-            if (bad || (seed = atoll(v)) < 0) return fprintf(stderr, "cellgraph train: --seed needs a non-negative integer\n"), 2;
+            if (bad || !whole(v, 0, 9e15, &x)) return fprintf(stderr, "cellgraph train: --seed needs an integer in [0, 9e15]\n"), 2;
+            seed = (long long)x;
         } else if (cli_option(argc, argv, &i, "--threads", &v, &bad)) {
             if (bad || (threads = atoi(v)) < 1 || cg_set_num_threads(threads) != CG_OK)
                 return fprintf(stderr, "cellgraph train: --threads needs a positive integer\n"), 2;
@@ -207,6 +223,7 @@ int cmd_train(int argc, char **argv) {
         return 2;
     }
     if (!cli_perturbation("train", perturbation, &tc.perturbation)) return 2;
+    if (cg_train_config_check(&tc, "command line") != CG_OK) return cli_fail(); /* the checkpoint reader's bounds */
     char run_dir[4096];
     if (resume) {
         snprintf(run_dir, sizeof run_dir, "%s", resume);

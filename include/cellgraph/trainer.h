@@ -50,6 +50,11 @@ cg_train_config cg_train_defaults(void);
  * cellgraph/model.h). A missing "train" object keeps the defaults. Errors: CG_ERR_IO,
  * CG_ERR_FORMAT naming an unknown key or a bad value. */
 cg_status cg_train_config_load(const char *path, cg_train_config *cfg);
+/* The bounds the parser and the checkpoint reader apply (epochs [1, 1e6], batch_size [1, 4096],
+ * max_minutes [0, 1e7], seed [0, 9e15], max_steps and val_every [0, 1e12], integers where counts), for a
+ * config changed after parsing (command-line overrides): a config this accepts is one every checkpoint
+ * reader accepts. Errors: CG_ERR_FORMAT naming `name` and the field. */
+cg_status cg_train_config_check(const cg_train_config *cfg, const char *name);
 cg_status cg_train_config_parse(const char *json, const char *name, cg_train_config *cfg);
 char *cg_train_config_json(const cg_train_config *cfg);
 
@@ -124,7 +129,10 @@ bool cg_trainer_note_val(cg_trainer *t, double val_loss);
 cg_status cg_trainer_save(const cg_trainer *t, const char *dir, const char *tag);
 
 /* Restores parameters, optimizer state and progress from <dir>/checkpoint_last.safetensors and
- * <dir>/optimizer_last.safetensors. Errors: CG_ERR_FORMAT (corrupted: CRC mismatch, missing tensors;
+ * <dir>/optimizer_last.safetensors. Every progress value read from the metadata (not covered by the
+ * parameter CRC) is checked first: epoch, epoch_pos (within this run's epoch), step, bad_epochs,
+ * best_epoch integers in range, plateau_scale in (0, 1], best_val >= 0, the optimizer's t and step.
+ * Errors: CG_ERR_FORMAT (corrupted: CRC mismatch, missing tensors, a progress value out of range, named;
  * another graph or dataset: checksum mismatch, both named), CG_ERR_IO. */
 cg_status cg_trainer_resume(cg_trainer *t, const char *dir);
 

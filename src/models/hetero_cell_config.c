@@ -67,8 +67,9 @@ cg_status cg_hetero_cell_config_parse(const char *json, const char *name, cg_het
         else if (strcmp(k, "residual") == 0) s = get_bool(it, name, k, &cfg->residual);
         else if (strcmp(k, "self_loops") == 0) s = get_bool(it, name, k, &cfg->self_loops);
         else if (strcmp(k, "seed") == 0) {
-            if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble != floor(it->valuedouble))
-                s = bad(name, k, "expected a non-negative integer");
+            if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0 && it->valuedouble <= 9e15) ||
+                it->valuedouble != floor(it->valuedouble))
+                s = bad(name, k, "expected an integer in [0, 9e15]"); /* 1e300 would not fit uint64 */
             else
                 cfg->seed = (uint64_t)it->valuedouble;
         } else if (strcmp(k, "activation") == 0) {

@@ -28,6 +28,14 @@ cg_train_config cg_train_defaults(void) {
                              .perturbation = CG_PERTURB_AUTO};
 }
 
+/* The one set of bounds of the training settings: the config parser, the command line (through
+ * cg_train_config_check) and the checkpoint reader all use it. */
+#define B_EPOCHS 1, 1e6
+#define B_MINUTES 0, 1e7
+#define B_BATCH 1, 4096
+#define B_SEED 0, 9e15
+#define B_STEPS 0, 1e12
+
 static cg_status num(cJSON *v, const char *name, const char *key, double lo, double hi, double *out) {
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
         return cg_error(CG_ERR_FORMAT, "%s: train.%s: expected a number in [%g, %g]", name, key, lo, hi);
@@ -52,11 +60,11 @@ cg_status cg_train_config_parse(const char *json, const char *name, cg_train_con
             const char *k = it->string;
             if (s != CG_OK) break;
             if (strcmp(k, "epochs") == 0) {
-                if ((s = num(it, name, k, 1, 1e6, &v)) == CG_OK) cfg->epochs = (int)v;
+                if ((s = num(it, name, k, B_EPOCHS, &v)) == CG_OK) cfg->epochs = (int)v;
             } else if (strcmp(k, "max_minutes") == 0) {
-                s = num(it, name, k, 0, 1e7, &cfg->max_minutes);
+                s = num(it, name, k, B_MINUTES, &cfg->max_minutes);
             } else if (strcmp(k, "batch_size") == 0) {
-                if ((s = num(it, name, k, 1, 4096, &v)) == CG_OK) cfg->batch_size = (int)v;
+                if ((s = num(it, name, k, B_BATCH, &v)) == CG_OK) cfg->batch_size = (int)v;
             } else if (strcmp(k, "split") == 0) {
                 if (!cJSON_IsString(it) || !cg_split_kind_parse(it->valuestring, &cfg->split))
                     s = cg_error(CG_ERR_FORMAT, "%s: train.split: expected \"random\", \"gene1\", \"gene2\" or \"query\"", name);
@@ -64,7 +72,7 @@ cg_status cg_train_config_parse(const char *json, const char *name, cg_train_con
                 if (!cJSON_IsString(it) || !cg_perturbation_parse(it->valuestring, &cfg->perturbation))
                     s = cg_error(CG_ERR_FORMAT, "%s: train.perturbation: expected \"auto\", \"incremental\" or \"full\"", name);
             } else if (strcmp(k, "seed") == 0) {
-                if ((s = num(it, name, k, 0, 9e15, &v)) == CG_OK) cfg->seed = (uint64_t)v;
+                if ((s = num(it, name, k, B_SEED, &v)) == CG_OK) cfg->seed = (uint64_t)v;
             } else if (strcmp(k, "lr") == 0) s = num(it, name, k, 0, 10, &cfg->lr);
             else if (strcmp(k, "weight_decay") == 0) s = num(it, name, k, 0, 10, &cfg->weight_decay);
             else if (strcmp(k, "warmup_fraction") == 0) s = num(it, name, k, 0, 1, &cfg->warmup_fraction);
@@ -83,7 +91,7 @@ cg_status cg_train_config_parse(const char *json, const char *name, cg_train_con
             } else if (strcmp(k, "max_train_samples") == 0) {
                 if ((s = num(it, name, k, 0, 1e12, &v)) == CG_OK) cfg->max_train_samples = (int64_t)v;
             } else if (strcmp(k, "max_steps") == 0) {
-                if ((s = num(it, name, k, 0, 1e12, &v)) == CG_OK) cfg->max_steps = (int64_t)v;
+                if ((s = num(it, name, k, B_STEPS, &v)) == CG_OK) cfg->max_steps = (int64_t)v;
             } else if (strcmp(k, "val_every") == 0) {
                 if ((s = num(it, name, k, 0, 1e12, &v)) == CG_OK) cfg->val_every = (int64_t)v;
             } else if (strcmp(k, "label_weights") == 0) {
@@ -99,6 +107,24 @@ cg_status cg_train_config_parse(const char *json, const char *name, cg_train_con
             }
         }
     cJSON_Delete(root);
+    return s;
+}
+
+/* whole-number check of a bounded value */
+static cg_status check_int(const char *name, const char *key, double v, double lo, double hi) {
+    if (!(v >= lo && v <= hi) || v != floor(v))
+        return cg_error(CG_ERR_FORMAT, "%s: train.%s: expected an integer in [%g, %g], got %g", name, key, lo, hi, v);
+    return CG_OK;
+}
+
+cg_status cg_train_config_check(const cg_train_config *c, const char *name) {
+    cg_status s = check_int(name, "epochs", c->epochs, B_EPOCHS);
+    if (s == CG_OK) s = check_int(name, "batch_size", c->batch_size, B_BATCH);
+    if (s == CG_OK && !(c->max_minutes >= 0 && c->max_minutes <= 1e7))
+        s = cg_error(CG_ERR_FORMAT, "%s: train.max_minutes: expected a number in [0, 1e7], got %g", name, c->max_minutes);
+    if (s == CG_OK) s = check_int(name, "seed", (double)c->seed, B_SEED);
+    if (s == CG_OK) s = check_int(name, "max_steps", (double)c->max_steps, B_STEPS);
+    if (s == CG_OK) s = check_int(name, "val_every", (double)c->val_every, B_STEPS);
     return s;
 }
 
@@ -613,16 +639,34 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *dir) {
     if ((s = cg_checkpoint_load_params(path, t->model)) != CG_OK) return s;
     cg_safetensors *st = NULL;
     if ((s = cg_safetensors_open(path, &st)) != CG_OK) return s;
+    /* progress metadata is not covered by the parameter CRC: every value is checked before it is used */
     bool ok = true;
-    t->epoch = (int)meta_num(st, "epoch", &ok);
-    t->epoch_pos = (int64_t)meta_num(st, "epoch_pos", &ok);
-    t->step = (int64_t)meta_num(st, "step", &ok);
-    t->plateau_scale = meta_num(st, "plateau_scale", &ok);
-    t->bad_epochs = (int)meta_num(st, "bad_epochs", &ok);
-    t->best_val = meta_num(st, "best_val", &ok);
-    t->best_epoch = (int)meta_num(st, "best_epoch", &ok);
+    const double epoch = meta_num(st, "epoch", &ok), epoch_pos = meta_num(st, "epoch_pos", &ok),
+                 step = meta_num(st, "step", &ok), plateau = meta_num(st, "plateau_scale", &ok),
+                 bad = meta_num(st, "bad_epochs", &ok), best_val = meta_num(st, "best_val", &ok),
+                 best_epoch = meta_num(st, "best_epoch", &ok);
     cg_safetensors_close(st);
     if (!ok) return cg_error(CG_ERR_FORMAT, "%s: the checkpoint lacks progress metadata", path);
+    const struct { const char *key; double v, lo, hi; } fields[] = {
+        {"epoch", epoch, 0, 1e6},       {"epoch_pos", epoch_pos, 0, (double)epoch_samples(t)},
+        {"step", step, 0, 1e15},        {"bad_epochs", bad, 0, 1e6},
+        {"best_epoch", best_epoch, -1, epoch},
+    };
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        if (!(fields[i].v >= fields[i].lo && fields[i].v <= fields[i].hi) || fields[i].v != floor(fields[i].v))
+            return cg_error(CG_ERR_FORMAT, "%s: metadata %s = %g, expected an integer in [%g, %g]", path, fields[i].key,
+                            fields[i].v, fields[i].lo, fields[i].hi);
+    if (!(plateau > 0 && plateau <= 1))
+        return cg_error(CG_ERR_FORMAT, "%s: metadata plateau_scale = %g, expected a number in (0, 1]", path, plateau);
+    if (isnan(best_val) || best_val < 0)
+        return cg_error(CG_ERR_FORMAT, "%s: metadata best_val = %g, expected a number >= 0 (or inf)", path, best_val);
+    t->epoch = (int)epoch;
+    t->epoch_pos = (int64_t)epoch_pos;
+    t->step = (int64_t)step;
+    t->plateau_scale = plateau;
+    t->bad_epochs = (int)bad;
+    t->best_val = best_val;
+    t->best_epoch = (int)best_epoch;
     snprintf(path, sizeof path, "%s/optimizer_last.safetensors", dir);
     if ((s = cg_safetensors_open(path, &st)) != CG_OK) return s;
     cg_safetensors_info a, b;
@@ -633,7 +677,9 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *dir) {
         a.dtype != CG_ST_F32 || b.dtype != CG_ST_F32)
         s = cg_error(CG_ERR_FORMAT, "%s: not the optimizer state of this model", path);
     double tt = meta_num(st, "t", &ok), st_step = meta_num(st, "step", &ok);
-    if (s == CG_OK && (!ok || (int64_t)st_step != t->step))
+    if (s == CG_OK && (!(tt >= 0 && tt <= 1e15) || tt != floor(tt)))
+        s = cg_error(CG_ERR_FORMAT, "%s: metadata t = %g, expected an integer in [0, 1e15]", path, tt);
+    if (s == CG_OK && (!ok || !(st_step >= 0 && st_step <= 1e15) || (int64_t)st_step != t->step))
         s = cg_error(CG_ERR_FORMAT, "%s: optimizer state of step %.0f, the checkpoint is at step %lld", path, st_step,
                      (long long)t->step);
     if (s == CG_OK) {
