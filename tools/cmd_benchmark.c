@@ -311,7 +311,8 @@ int cmd_benchmark(int argc, char **argv) {
                "(never a time budget), %ld seed(s) (train.seed 42..%ld: data order and dropout; parameter "
                "initialisation is the config's seed), evaluated on the test part of each split in original "
                "units with its best validation checkpoint. Baselines are fitted on the same split's training "
-               "part. Mean ± sample standard deviation over the seeds; `–`: no test sample of that label.\n\n",
+               "part. Mean ± sample standard deviation over the seeds; `–`: undefined (no test sample of the label, or a "
+               "constant prediction, e.g. a per-gene model on genes it never saw).\n\n",
             cmdline, when, mach, n_seeds, 41 + n_seeds);
     fprintf(f, "| model | config | step budget | batch |\n|---|---|---:|---:|\n");
     for (int mi = 0; mi < n_models; mi++)
@@ -332,9 +333,12 @@ int cmd_benchmark(int argc, char **argv) {
                 size_t l = strlen(last);
                 snprintf(last + l, sizeof last - l, "%s%.4f", l ? ", " : "", v[i]);
             }
-            if (nv >= 2)
+            if (nv >= 3)
                 fprintf(f, "| %s | %s | %d | %.4f | %s | %+.2f%% |\n", types[mi]->title, splits[si], nv, v[0], last,
                         100.0 * (v[nv - 1] - v[nv - 2]) / fabs(v[nv - 2]));
+            else if (nv == 2) /* one change says nothing about a plateau */
+                fprintf(f, "| %s | %s | %d | %.4f | %s | %+.2f%% (too few validations to judge) |\n", types[mi]->title,
+                        splits[si], nv, v[0], last, 100.0 * (v[nv - 1] - v[nv - 2]) / fabs(v[nv - 2]));
             else
                 fprintf(f, "| %s | %s | %d | %.4f | %s | – |\n", types[mi]->title, splits[si], nv, v[0], last);
         }
