@@ -19,23 +19,8 @@
 static char DIR_[512], CKPT_A[800], CKPT_B[800];
 static bool have;
 
-/* runs the CLI with the arguments; its exit status, and its combined output (truncated to len) in out */
-static int run_cli(char *out, size_t len, const char *fmt, ...) {
-    char args[4096], cmd[4600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' --threads 2 %s 2>&1", getenv("CELLGRAPH_CLI"), args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    char sink[4096];
-    while (fread(sink, 1, sizeof sink, p) > 0) {} /* drain: the command must not block on a full pipe */
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+/* the tool with two threads (tests/testutil.h tu_run_cli) */
+#define run_cli(out, len, fmt, ...) tu_run_cli(out, len, "--threads 2 " fmt, __VA_ARGS__)
 
 static void write_text(const char *path, const char *text, size_t n) {
     FILE *f = fopen(path, "wb");

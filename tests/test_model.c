@@ -227,21 +227,6 @@ static void test_additive_overfit(void **state) {
     cg_model_free(&m);
 }
 
-static int run_cli(char *out, size_t len, const char *fmt, ...) {
-    const char *cli = getenv("CELLGRAPH_CLI");
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", cli, args);
-    FILE *p = popen(cmd, "r");
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* the interface end to end: the additive model trained by the trainer (an epoch of 2,048 genotypes),
  * checkpointed, then `predict`, `eval` and `screen` on its checkpoint */
 static void test_additive_cli(void **state) {
@@ -298,7 +283,7 @@ static void test_additive_cli(void **state) {
     const char *g1 = cg_graph_node_name(G, CG_GENE, geno[0]), *g2 = cg_graph_node_name(G, CG_GENE, geno[1]);
     double fit, gi_val;
     char want[256];
-    assert_int_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' %s %s", ckpt, g1, g2), 0);
+    assert_int_equal(tu_run_cli(out, sizeof out, "predict --checkpoint '%s' %s %s", ckpt, g1, g2), 0);
     snprintf(want, sizeof want, "\n%s,%s\t%s,%s\t", g1, g2, g1, g2);
     char *line = strstr(out, want);
     if (!line) fail_msg("no line for %s,%s in:\n%s", g1, g2, out);
@@ -309,10 +294,10 @@ static void test_additive_cli(void **state) {
     cg_ctx_free(&ctx);
     cg_graph_index_free(&gi);
     cg_model_free(&m2);
-    assert_int_not_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' CYS33", ckpt), 0);
+    assert_int_not_equal(tu_run_cli(out, sizeof out, "predict --checkpoint '%s' CYS33", ckpt), 0);
     assert_non_null(strstr(out, "unknown gene 'CYS33'"));
     /* eval names the model beside the baselines */
-    assert_int_equal(run_cli(out, sizeof out, "eval --checkpoint '%s' --split val", ckpt), 0);
+    assert_int_equal(tu_run_cli(out, sizeof out, "eval --checkpoint '%s' --split val", ckpt), 0);
     assert_non_null(strstr(out, "additive"));
     assert_non_null(strstr(out, "multiplicative"));
     /* screen: C(4, 2) = 6 pairs */
@@ -321,7 +306,7 @@ static void test_additive_cli(void **state) {
     FILE *f = fopen(genes, "w");
     fprintf(f, "CYS3\nTFC3\nCDC28\nACT1\n");
     fclose(f);
-    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'", ckpt, genes,
+    assert_int_equal(tu_run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'", ckpt, genes,
                              pairs), 0);
     assert_non_null(strstr(out, "screen with additive"));
     f = fopen(pairs, "r");
@@ -400,7 +385,7 @@ static void test_pre_registry_checkpoint(void **state) {
     const cg_param_store *a = cg_model_params(&m), *b = cg_model_params(&m2);
     assert_int_equal(a->total, b->total);
     assert_memory_equal(a->values, b->values, a->total * sizeof(float));
-    assert_int_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3 TFC3", old), 0);
+    assert_int_equal(tu_run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3 TFC3", old), 0);
     assert_non_null(strstr(out, "YAL001C,YAL012W"));
     /* a checkpoint of one model does not resume a run of another */
     cg_model m3;

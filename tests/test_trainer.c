@@ -152,22 +152,6 @@ static void test_composite_loss(void **state) {
     cg_model_free(&m);
 }
 
-/* runs the command line tool; returns its exit status and its combined output in out */
-static int run_cli(char *out, size_t len, const char *fmt, ...) {
-    const char *cli = getenv("CELLGRAPH_CLI");
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", cli, args);
-    FILE *p = popen(cmd, "r");
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* A scratch folder `name` (with its own graph/dataset cache in $CELLGRAPH_CACHE) holding a checkpoint after
  * one training step: its folder in dir, its path in ckpt. */
 static void make_checkpoint(const char *name, char *dir, size_t dlen, char *ckpt, size_t clen) {
@@ -194,15 +178,15 @@ static void test_cli_predict(void **state) {
     char dir[512], ckpt[700], out[8192];
     make_checkpoint("cli", dir, sizeof dir, ckpt, sizeof ckpt);
 
-    assert_int_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3 tfc3", ckpt), 0);
+    assert_int_equal(tu_run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3 tfc3", ckpt), 0);
     assert_non_null(strstr(out, "YAL001C,YAL012W"));
-    assert_int_not_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' CYS33", ckpt), 0);
+    assert_int_not_equal(tu_run_cli(out, sizeof out, "predict --checkpoint '%s' CYS33", ckpt), 0);
     assert_non_null(strstr(out, "unknown gene 'CYS33'"));
-    assert_int_not_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3 YAL012W", ckpt), 0);
+    assert_int_not_equal(tu_run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3 YAL012W", ckpt), 0);
     assert_non_null(strstr(out, "repeated"));
-    assert_int_not_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3 TFC3 CDC28 ACT1", ckpt), 0);
+    assert_int_not_equal(tu_run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3 TFC3 CDC28 ACT1", ckpt), 0);
     assert_non_null(strstr(out, "1 to 3 genes"));
-    assert_int_not_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' syntaxin", ckpt), 0);
+    assert_int_not_equal(tu_run_cli(out, sizeof out, "predict --checkpoint '%s' syntaxin", ckpt), 0);
     assert_non_null(strstr(out, "ambiguous"));
 
     /* a TSV with a bad line: the error names file and line, no output file is left */
@@ -212,14 +196,14 @@ static void test_cli_predict(void **state) {
     FILE *f = fopen(tsv, "w");
     fprintf(f, "CYS3\nTFC3\tCDC28\nNOPE1\n");
     fclose(f);
-    assert_int_not_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' --input '%s' -o '%s'", ckpt, tsv, res), 0);
+    assert_int_not_equal(tu_run_cli(out, sizeof out, "predict --checkpoint '%s' --input '%s' -o '%s'", ckpt, tsv, res), 0);
     assert_non_null(strstr(out, "genotypes.tsv: line 3"));
     struct stat sb;
     assert_int_not_equal(stat(res, &sb), 0);
     f = fopen(tsv, "w");
     fprintf(f, "# genotypes\nCYS3\nTFC3\tCDC28\n");
     fclose(f);
-    assert_int_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' --input '%s' -o '%s'", ckpt, tsv, res), 0);
+    assert_int_equal(tu_run_cli(out, sizeof out, "predict --checkpoint '%s' --input '%s' -o '%s'", ckpt, tsv, res), 0);
     assert_int_equal(stat(res, &sb), 0);
 
     /* a corrupted checkpoint */
@@ -227,7 +211,7 @@ static void test_cli_predict(void **state) {
     fseek(f, -5, SEEK_END);
     fputc(0x55, f);
     fclose(f);
-    assert_int_not_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3", ckpt), 0);
+    assert_int_not_equal(tu_run_cli(out, sizeof out, "predict --checkpoint '%s' CYS3", ckpt), 0);
     assert_non_null(strstr(out, "corrupted"));
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -272,7 +256,7 @@ static void test_cli_screen(void **state) {
     fprintf(f, "# eight genes\nCYS3\nTFC3\nCDC28\n\nACT1\nYGR192C\nERG11\nHIS3\nURA3\n");
     fclose(f);
     /* interrupted after 10 of the 28 pairs, then a torn line, then resumed */
-    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s' "
+    assert_int_equal(tu_run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s' "
                                               "--batch-size 4 --max-genotypes 10", ckpt, genes, a), 0);
     struct stat sb;
     assert_int_not_equal(stat(a, &sb), 0);
@@ -280,31 +264,31 @@ static void test_cli_screen(void **state) {
     f = fopen(pa, "a");
     fprintf(f, "YAL0");
     fclose(f);
-    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s' --batch-size 4",
+    assert_int_equal(tu_run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s' --batch-size 4",
                              ckpt, genes, a), 0);
     assert_non_null(strstr(out, "resuming"));
     assert_int_not_equal(stat(pa, &sb), 0);
     assert_int_equal(count_lines(a), 2 + 28);
     /* uninterrupted, another batch size: the same file */
-    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'", ckpt, genes, b), 0);
+    assert_int_equal(tu_run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'", ckpt, genes, b), 0);
     assert_true(same_file(a, b));
     /* the full masked path gives the same predictions (4 decimals) */
     snprintf(cmd, sizeof cmd, "rm -f '%s'", b);
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s' "
+    assert_int_equal(tu_run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s' "
                                               "--perturbation full", ckpt, genes, b), 0);
     assert_non_null(strstr(out, "full path"));
     assert_true(same_file(a, b));
     /* triples: C(8, 3) = 56 */
     snprintf(cmd, sizeof cmd, "rm -f '%s'", b);
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 3 -o '%s' "
+    assert_int_equal(tu_run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 3 -o '%s' "
                                               "--max-genotypes 5", ckpt, genes, b), 0);
     /* resuming with other settings (order 2 on the order-3 partial) is refused */
-    assert_int_not_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'",
+    assert_int_not_equal(tu_run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'",
                                  ckpt, genes, b), 0);
     assert_non_null(strstr(out, "other settings"));
-    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 3 -o '%s'", ckpt, genes, b), 0);
+    assert_int_equal(tu_run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 3 -o '%s'", ckpt, genes, b), 0);
     assert_int_equal(count_lines(b), 2 + 56);
     /* bad gene lists: unknown gene (file and line), a gene listed twice; nothing written */
     f = fopen(genes, "w");
@@ -312,14 +296,14 @@ static void test_cli_screen(void **state) {
     fclose(f);
     snprintf(cmd, sizeof cmd, "rm -f '%s' '%s'", a, b);
     assert_int_equal(system(cmd), 0);
-    assert_int_not_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'", ckpt, genes, a), 0);
+    assert_int_not_equal(tu_run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'", ckpt, genes, a), 0);
     assert_non_null(strstr(out, "genes.txt:3"));
     assert_int_not_equal(stat(a, &sb), 0);
     assert_int_not_equal(stat(pa, &sb), 0);
     f = fopen(genes, "w");
     fprintf(f, "CYS3\nTFC3\nYAL001C\n");
     fclose(f);
-    assert_int_not_equal(run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'", ckpt, genes, a), 0);
+    assert_int_not_equal(tu_run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'", ckpt, genes, a), 0);
     assert_non_null(strstr(out, "listed twice"));
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);

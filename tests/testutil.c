@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
+#include <stdarg.h>
+#include <sys/wait.h>
 
 static uint64_t splitmix64(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
@@ -77,4 +79,21 @@ int tu_real_graph_open(cg_graph **g, cg_graph_index *hg) {
 void tu_real_graph_close(cg_graph *g, cg_graph_index *hg) {
     if (g) cg_graph_index_free(hg);
     cg_graph_free(g);
+}
+
+int tu_run_cli(char *out, size_t len, const char *fmt, ...) {
+    char args[4096], cmd[4600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", getenv("CELLGRAPH_CLI"), args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    char sink[4096];
+    while (fread(sink, 1, sizeof sink, p) > 0) {} /* drain: the command must not block on a full pipe */
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -30,6 +30,11 @@ int tu_real_graph_open(cg_graph **g, cg_graph_index *hg);
 /* Frees what tu_real_graph_open made (g may be NULL). */
 void tu_real_graph_close(cg_graph *g, cg_graph_index *hg);
 
+/* Runs the command-line tool ($CELLGRAPH_CLI) with the arguments formatted from fmt, stderr merged into
+ * stdout; out (len bytes) receives the start of the output, the rest is read and dropped so the command
+ * never blocks on a full pipe. Returns the exit status (-1 when it did not exit normally). */
+int tu_run_cli(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Path of a scratch file under the build's temporary directory, unique per process; written to buf. */
 const char *tu_temp_path(char *buf, size_t len, const char *name);
 
