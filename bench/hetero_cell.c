@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
     char dir[4096];
     cg_graph *g = NULL;
     cg_graph_index hg;
-    cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
+    cg_hetero_cell_config cfg = cg_hetero_cell_published();
     if (cg_data_dir(data, dir, sizeof dir) != CG_OK || (config && cg_hetero_cell_config_load(config, &cfg) != CG_OK) ||
         cg_graph_build(dir, "default", &g) != CG_OK || cg_graph_index_init(&hg, g) != CG_OK) {
         fprintf(stderr, "hetero_cell: %s\n", cg_last_error());

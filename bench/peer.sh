@@ -3,7 +3,7 @@
 #
 #   bench/peer.sh                      (from the repository root; about 10-15 minutes on 2 cores)
 #
-# The same model config (configs/hetero_cell.json's model keys), the same real cell graph (built by
+# The same model config (configs/hetero_cell_published.json's model keys), the same real cell graph (built by
 # `cellgraph graph build`), the same batches of real genotypes (B = 32 from the training split of
 # `cellgraph data build`, z-scored labels) for
 #   cellgraph      bench/peer_cellgraph: dead bitsets over the one shared graph (cellgraph's batch), the
@@ -67,18 +67,18 @@ run() { # name, command...
     echo "$(grep '^RESULT' "$WORK/$name.out") time_v_rss_mb=$((rss / 1024)) load=$(cut -d' ' -f1 /proc/loadavg)" >> "$WORK/results.txt"
 }
 run cellgraph "$BUILD/bench/peer_cellgraph" --graph "$WORK/graph.safetensors" --genotypes "$WORK/genotypes.txt" \
-    --config configs/hetero_cell.json --batch "$B" --warm "$CG_WARM" --steps "$CG_STEPS" --threads "$THREADS"
+    --config configs/hetero_cell_published.json --batch "$B" --warm "$CG_WARM" --steps "$CG_STEPS" --threads "$THREADS"
 # the trainer's default path: incremental evaluation of the deletions
 run cellgraph-incremental "$BUILD/bench/peer_cellgraph" --graph "$WORK/graph.safetensors" --genotypes "$WORK/genotypes.txt" \
-    --config configs/hetero_cell.json --batch "$B" --warm "$CG_WARM" --steps "$CG_STEPS" --threads "$THREADS" \
+    --config configs/hetero_cell_published.json --batch "$B" --warm "$CG_WARM" --steps "$CG_STEPS" --threads "$THREADS" \
     --path incremental
 # cellgraph at the PyG micro-batch size too: memory at an equal number of samples held at once
 [ "$PYG_MICRO" -lt "$B" ] && run "cellgraph-B$PYG_MICRO" "$BUILD/bench/peer_cellgraph" --graph "$WORK/graph.safetensors" \
-    --genotypes "$WORK/genotypes.txt" --config configs/hetero_cell.json --batch "$PYG_MICRO" --warm "$CG_WARM" --steps 3 \
+    --genotypes "$WORK/genotypes.txt" --config configs/hetero_cell_published.json --batch "$PYG_MICRO" --warm "$CG_WARM" --steps 3 \
     --threads "$THREADS"
 for mode in subgraph lazy; do
     run "pyg-$mode" "$PY" reference/peer_bench.py run --mode "$mode" --graph "$WORK/graph.safetensors" \
-        --genotypes "$WORK/genotypes.txt" --config configs/hetero_cell.json --batch "$B" --warm "$PYG_WARM" \
+        --genotypes "$WORK/genotypes.txt" --config configs/hetero_cell_published.json --batch "$B" --warm "$PYG_WARM" \
         --steps "$PYG_STEPS" --threads "$THREADS" --micro "$PYG_MICRO" || true
 done
 # PyTorch's CPU tensors come from glibc malloc, which mmaps every large block and unmaps it when freed:
@@ -88,7 +88,7 @@ if [ "${PYG_TUNED:-1}" = 1 ]; then
     for mode in subgraph lazy; do
         GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
         run "pyg-$mode-malloc" "$PY" reference/peer_bench.py run --mode "$mode" --graph "$WORK/graph.safetensors" \
-            --genotypes "$WORK/genotypes.txt" --config configs/hetero_cell.json --batch "$B" --warm "$PYG_WARM" \
+            --genotypes "$WORK/genotypes.txt" --config configs/hetero_cell_published.json --batch "$B" --warm "$PYG_WARM" \
             --steps "$PYG_STEPS" --threads "$THREADS" --micro "$PYG_MICRO" --name "pyg-$mode-malloc" || true
     done
 fi

@@ -75,7 +75,7 @@ int main(int argc, char **argv) {
 
     cg_graph *g = NULL;
     cg_graph_index hg;
-    cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
+    cg_hetero_cell_config cfg = cg_hetero_cell_published();
     double t0 = bench_now();
     if ((config && cg_hetero_cell_config_load(config, &cfg) != CG_OK) || cg_graph_load(graph, &g) != CG_OK ||
         cg_graph_index_init(&hg, g) != CG_OK) {

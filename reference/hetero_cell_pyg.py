@@ -73,6 +73,15 @@ class HeteroCellConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "HeteroCellConfig":
         known = set(cls.__dataclass_fields__)
+        d = dict(d)
+        d.pop("model", None)
+        # this reference is torchcell's published form only (cellgraph's "form": "published")
+        form = d.pop("form", "published")
+        if form != "published" or d.get("gene_head", "none") != "none" or d.get("z_p_scale", "none") != "none" \
+                or d.get("global_head", True) is not True:
+            raise ValueError("the PyG reference computes the published HeteroCell only (\"form\": \"published\")")
+        for k in ("gene_head", "z_p_scale", "global_head", "head_dropout"):
+            d.pop(k, None)
         kw = {k: v for k, v in d.items() if k in known}
         unknown = set(d) - known - {"train"}
         if unknown:

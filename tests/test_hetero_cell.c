@@ -244,7 +244,7 @@ static void run_equivalence(cg_hetero_cell_config cfg) {
 static void test_batched_equals_subgraphs(void **state) {
     (void)state;
     if (!G) skip();
-    run_equivalence(cg_hetero_cell_defaults());
+    run_equivalence(cg_hetero_cell_published());
 }
 
 /* the hypergraph metabolism (StoichHypergraphConv), with residual connections. (A note on tolerances:
@@ -254,7 +254,7 @@ static void test_batched_equals_subgraphs(void **state) {
 static void test_batched_equals_subgraphs_hypergraph(void **state) {
     (void)state;
     if (!G) skip();
-    cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
+    cg_hetero_cell_config cfg = cg_hetero_cell_published();
     cfg.hypergraph = true;
     cfg.residual = true;
     run_equivalence(cfg);
@@ -290,7 +290,7 @@ static void test_training_step(void **state) {
     for (int step = 0; step < 8; step++) {
         assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
         cg_params_zero_grad(&m.params);
-        cg_tensor *y = cg_hetero_cell_forward(&ctx, &m, &v, NULL);
+        cg_tensor *y = cg_hetero_cell_forward_batch(&ctx, &m, &v, &geno[0][0], CG_PATH_FULL, NULL);
         cg_tensor *loss = cg_mse_masked(&ctx, y, cg_tensor_wrap2(&ctx, 4, CG_NUM_LABELS, target));
         if (!loss) fail_msg("%s", cg_last_error());
         assert_int_equal(cg_backward(&ctx, loss), CG_OK);

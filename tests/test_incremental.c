@@ -63,7 +63,8 @@ static void random_genotypes(int32_t (*geno)[3], int n, uint64_t seed) {
 /* Runs both paths over n genotypes in batches of nb (+ the wildtype as sample 0), with the loss
  * sum_b r_b . z_b on the graph embeddings (see test_hetero_cell.c for why gradients are compared on z),
  * and compares y, z and every parameter gradient (summed over the batches). */
-static void compare_paths(cg_hetero_cell_config cfg, int n, int nb, bool training, uint64_t seed, double tol) {
+static void compare_paths(cg_hetero_cell_config cfg, int n, int nb, bool training, uint64_t seed, double tol,
+                          double y_tol) {
     int32_t(*geno)[3] = malloc((size_t)n * sizeof *geno);
     random_genotypes(geno, n, seed);
     int64_t nn[CG_NODE_TYPES];
@@ -103,7 +104,7 @@ static void compare_paths(cg_hetero_cell_config cfg, int n, int nb, bool trainin
             ctx.training = training;
             ctx.step = 1000 + (uint64_t)i0;
             ctx.grad_enabled = false;
-            cg_tensor *yt = cg_hetero_cell_forward_mode(&ctx, &m, &v, mode, NULL);
+            cg_tensor *yt = cg_hetero_cell_forward_batch(&ctx, &m, &v, &geno[i0][0], mode, NULL);
             if (!yt) fail_msg("%s", cg_last_error());
             memcpy(y[p] + CG_NUM_LABELS * i0, yt->data, (size_t)k * CG_NUM_LABELS * sizeof(float));
             /* z and the gradients of r . z */
@@ -128,10 +129,10 @@ static void compare_paths(cg_hetero_cell_config cfg, int n, int nb, bool trainin
         zrows += k + 1;
     }
     tu_check_rel2("z (graph embeddings)", z[1], z[0], zrows * D, 1e-5);
-    tu_check_rel2("y = head(z_w - z_i)", y[1], y[0], (int64_t)n * CG_NUM_LABELS, tol);
+    tu_check_rel2("y = head(z_w - z_i)", y[1], y[0], (int64_t)n * CG_NUM_LABELS, y_tol);
     for (int p = 0; p < m.params.count; p++) {
         const cg_tensor *t = m.params.tensors[p];
-        if (strncmp(t->name, "head.", 5) == 0) continue; /* not part of the loss on z */
+        if (strncmp(t->name, "head.", 5) == 0 || strncmp(t->name, "gene_head.", 10) == 0) continue; /* not part of the loss on z */
         int64_t off = m.params.offsets[p];
         if (strcmp(t->name, "readout.gate.layers.1.bias") == 0) {
             /* exact gradient 0 (softmax shift invariance): both must be noise next to the weight's */
@@ -164,7 +165,23 @@ enum { N_GENOTYPES = 12, BATCH = 6, N_TRAIN = 6 }; /* under the sanitizers: fewe
 static void test_incremental_equals_full(void **state) {
     (void)state;
     if (!G) skip();
-    compare_paths(cg_hetero_cell_defaults(), N_GENOTYPES, BATCH, false, 7, 1e-5);
+    compare_paths(cg_hetero_cell_published(), N_GENOTYPES, BATCH, false, 7, 1e-5, 1e-5);
+}
+
+/* the interaction form with the global head: z_p scaled by N (about 6,600) into the head, and the
+ * deleted genes' wildtype rows into the gene terms. z_p = z_w - z_i is a difference of two O(1) vectors
+ * that differ by O(1/N): the float32 rounding of the full path's sum over 6,600 rows (about 1e-6 of |z|)
+ * is about 1e-2 of z_p, and N z_p carries it into the head: y is compared at 1e-2 (measured 3.0e-3 in the
+ * 2-norm); z and the gradients keep 1e-5. (docs/models.md: the global head's input is this noisy in
+ * float32 on either path.) */
+static void test_incremental_equals_full_interaction(void **state) {
+    (void)state;
+    if (!G) skip();
+    cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
+    cfg.global_head = true;
+    cfg.z_p_scale_alive = true;
+    cfg.gene_head = CG_HC_GENE_HEAD_PAIRWISE;
+    compare_paths(cfg, N_GENOTYPES, BATCH, false, 7, 1e-5, 1e-2);
 }
 
 /* training mode: dropout on (shared masks addressed by node id), residual connections, 3 layers. The
@@ -175,11 +192,11 @@ static void test_incremental_equals_full(void **state) {
 static void test_incremental_equals_full_training(void **state) {
     (void)state;
     if (!G) skip();
-    cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
+    cg_hetero_cell_config cfg = cg_hetero_cell_published();
     cfg.dropout = 0.2f;
     cfg.residual = true;
     cfg.layers = 3;
-    compare_paths(cfg, N_TRAIN, BATCH, true, 11, 1e-4);
+    compare_paths(cfg, N_TRAIN, BATCH, true, 11, 1e-4, 1e-4);
 }
 
 static void test_unsupported_configs(void **state) {
@@ -301,6 +318,7 @@ int main(void) {
         cmocka_unit_test(test_dropout_rows),
         cmocka_unit_test(test_unsupported_configs),
         cmocka_unit_test(test_incremental_equals_full),
+        cmocka_unit_test(test_incremental_equals_full_interaction),
         cmocka_unit_test(test_incremental_equals_full_training),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

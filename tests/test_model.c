@@ -227,6 +227,83 @@ static void test_additive_overfit(void **state) {
     cg_model_free(&m);
 }
 
+/* the loss of the best constant predictor of these samples (each label's mean over its valid entries),
+ * on the training loss's scale: sum over labels of weight x variance of the z-scored labels */
+static double mean_predictor_loss(const cg_trainer *t, const int64_t *samples, int64_t n) {
+    double total = 0;
+    for (int k = 0; k < CG_NUM_LABELS; k++) {
+        double s = 0, s2 = 0;
+        int64_t c = 0;
+        for (int64_t i = 0; i < n; i++) {
+            float v = t->data->label[samples[i] * CG_NUM_LABELS + k];
+            if (isnan(v)) continue;
+            double z = (v - t->label_mean[k]) / t->label_std[k];
+            s += z;
+            s2 += z * z;
+            c++;
+        }
+        if (c > 0) total += t->cfg.label_weights[k] * (s2 / c - (s / c) * (s / c));
+    }
+    return total;
+}
+
+/* HeteroCell's default (interaction) form overfits 32 real training genotypes that carry interaction
+ * labels (epsilon or tau): its training loss falls below 5% of the best constant predictor's (measured
+ * 3.3% after 100 steps, 2 s per step at most). Note: the published form memorises these 32 too (3.9%
+ * after 150 steps at this learning rate, on the incremental path); what it lacks is generalisation, which
+ * the scoreboard measures (docs/models.md). Under the sanitizers: the same code paths for a few steps,
+ * the loss must fall. */
+static void test_hetero_cell_overfit(void **state) {
+    (void)state;
+    if (!have) skip();
+#ifdef NDEBUG
+    const int steps = 150;
+#else
+    const int steps = 6;
+#endif
+    cg_model m;
+    make_model(&m, "{\"model\": \"hetero_cell\"}");
+    cg_train_config tc = cg_train_defaults();
+    tc.batch_size = 32;
+    tc.max_train_samples = 32;
+    tc.epochs = steps;
+    tc.lr = 1e-2;
+    tc.weight_decay = 0;
+    tc.warmup_fraction = 0;
+    tc.min_lr_ratio = 1;
+    cg_trainer t;
+    if (cg_trainer_init(&t, &m, G, &D, &tc) != CG_OK) fail_msg("%s", cg_last_error());
+    /* the first 32 training samples (in the epoch's order) that have an epsilon or a tau label */
+    int64_t k = 0;
+    for (int64_t i = 0; i < t.n_train && k < 32; i++) {
+        const float *y = t.data->label + t.order[i] * CG_NUM_LABELS;
+        if (isnan(y[CG_LABEL_EPSILON]) && isnan(y[CG_LABEL_TAU])) continue;
+        int64_t tmp = t.order[k];
+        t.order[k++] = t.order[i];
+        t.order[i] = tmp;
+    }
+    assert_int_equal(k, 32);
+    const double mean_loss = mean_predictor_loss(&t, t.order, 32), before = train_mse(&t);
+    bool done;
+    float loss;
+    while (t.step < steps) {
+        if (cg_trainer_step(&t, &loss, &done) != CG_OK) fail_msg("%s", cg_last_error());
+        assert_true(isfinite(loss));
+        if (done) t.epoch_pos = 0; /* the same 32 samples every step */
+    }
+    const double after = train_mse(&t);
+    print_message("hetero_cell overfit on 32 real genotypes with interaction labels: training loss %.4f -> %.5f "
+                  "after %d steps; the best constant predictor's %.4f (z units)\n", before, after, steps, mean_loss);
+    assert_true(mean_loss > 0.1);
+#ifdef NDEBUG
+    assert_true(after < 0.05 * mean_loss);
+#else
+    assert_true(after < before);
+#endif
+    cg_trainer_free(&t);
+    cg_model_free(&m);
+}
+
 /* the interface end to end: the additive model trained by the trainer (an epoch of 2,048 genotypes),
  * checkpointed, then `predict`, `eval` and `screen` on its checkpoint */
 static void test_additive_cli(void **state) {
@@ -411,6 +488,7 @@ int main(void) {
         cmocka_unit_test(test_registry_and_configs),
         cmocka_unit_test(test_additive_forward_gradient),
         cmocka_unit_test(test_additive_overfit),
+        cmocka_unit_test(test_hetero_cell_overfit),
         cmocka_unit_test(test_additive_cli),
         cmocka_unit_test(test_pre_registry_checkpoint),
     };

@@ -15,6 +15,11 @@
  *           softmax(gate(x)) . transform(x), gate D -> D/2 -> 1, transform D -> D
  *   z_w   = z of the wildtype graph, z_i = z of the perturbed graph, z_p = z_w - z_i
  *   y     = head(z_p) -> [fitness, epsilon, tau]  (head: Linear, LayerNorm, act, dropout layers)
+ * That is the published form ("form": "published"): it computes torchcell's function exactly but does not
+ * learn interactions (z_p is O(1/N) of z_w, drowned by the head's bias and dropout; docs/models.md).
+ * The default form ("interaction") adds residual connections and scores the deleted genes' own wildtype
+ * last-layer rows h_g (a per-gene term and a pairwise term, cg_hc_gene_head); its global head on N z_p is
+ * optional and off by default (see cg_hetero_cell_forward_batch and docs/models.md for the measurements).
  * A batch is B genotypes on the one graph: dead-node bitsets per sample, features laid out per sample
  * over the shared CSR (cellgraph/graph_view.h, cellgraph/relbatch.h); the graph is never replicated.
  * Registered as the model "hetero_cell" (cellgraph/model.h); this header is for the model's own files,
@@ -33,6 +38,14 @@
 
 #define CG_HC_MAX_LAYERS 8
 
+/* Terms over the deleted genes' own wildtype last-layer embeddings h_g [D] (the seeds' first HeteroCell
+ * aggregated the perturbed genes' embeddings; DANGO and GeneInteractionDango score them):
+ *   additive: y += sum over deleted g of gene_mlp(h_g)                      (a learned per-gene table
+ *             that generalises through the graph)
+ *   pairwise: additive + sum over deleted pairs a < b of pair_mlp(h_a * h_b)  (elementwise product:
+ *             symmetric in a and b; the only term that can tell a pair from its two genes) */
+typedef enum cg_hc_gene_head { CG_HC_GENE_HEAD_NONE, CG_HC_GENE_HEAD_ADDITIVE, CG_HC_GENE_HEAD_PAIRWISE } cg_hc_gene_head;
+
 typedef struct cg_hetero_cell_config {
     int hidden;            /* D, "hidden_channels" (64) */
     int layers;            /* L, "num_layers" (2) */
@@ -41,15 +54,27 @@ typedef struct cg_hetero_cell_config {
     float attention_dropout; /* "attention_dropout" (0.0): on GATv2 attention weights */
     cg_activation act;     /* "activation" ("gelu") */
     bool hypergraph;       /* "metabolism": "bipartite" (false) or "hypergraph" (true) */
-    bool residual;         /* "residual" (false) */
+    bool residual;         /* "residual" (interaction true; published false) */
     bool self_loops;       /* "self_loops" (true): on physical and regulatory */
     int head_layers;       /* "head_num_layers" (2) */
     bool relations[CG_RELATIONS]; /* "relations": names of the default relations to use (default: all six) */
     uint64_t seed;         /* "seed" (42): parameter initialisation */
+    /* The head (docs/models.md has what each choice measured). "form" picks the preset of these keys and
+     * of "residual", applied before the keys given: "interaction" (the default) or "published"
+     * (torchcell's HeteroCell, for parity: no residual, z_p unscaled into the head MLP, head dropout =
+     * dropout, no deleted-gene terms). */
+    bool global_head;      /* "global_head" (interaction false; published true): head MLP on z_p; false: no
+                            * perturbed pass at all, only the wildtype's (one pass per batch) */
+    bool z_p_scale_alive;  /* "z_p_scale": "alive" (interaction) multiplies z_p by the wildtype's number of
+                            * alive genes N, so that it is O(1) instead of O(1/N); "none" (published) */
+    float head_dropout;    /* "head_dropout" (interaction 0; published: the value of "dropout") */
+    cg_hc_gene_head gene_head; /* "gene_head": "none" (published), "additive" or "pairwise" (interaction) */
 } cg_hetero_cell_config;
 
-/* The defaults above. */
+/* The defaults above (form "interaction"). */
 cg_hetero_cell_config cg_hetero_cell_defaults(void);
+/* The published form (torchcell's HeteroCell): the defaults with the head keys of form "published". */
+cg_hetero_cell_config cg_hetero_cell_published(void);
 
 /* Reads a JSON config file; keys not given keep their defaults; the object "train" is left to the
  * trainer (cellgraph/trainer.h) and the key "model" to the registry (it must be "hetero_cell" when
@@ -81,6 +106,7 @@ typedef struct cg_hetero_cell {
     cg_mlp pre;
     cg_hc_conv conv[CG_HC_MAX_LAYERS][CG_RELATIONS];
     cg_mlp gate, transform, head;
+    cg_mlp gene_mlp, pair_mlp; /* gene_head terms: D -> D -> K each (LayerNorm, act; head_dropout) */
 } cg_hetero_cell;
 
 /* Registers and initialises every parameter for a graph with these node counts. Errors:
@@ -95,8 +121,19 @@ cg_tensor *cg_hetero_cell_encode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_
 
 /* Predictions for a batch whose sample 0 is the wildtype (no deletion) and samples 1..B-1 the genotypes:
  * returns y [B - 1, K] (fitness, epsilon, tau; K = CG_NUM_LABELS, in the model's label units); *z_p_out (optional)
- * receives z_p [B - 1, D]. The full path. */
+ * receives z_p [B - 1, D] (scaled as the config says; NULL without the global head). The full path.
+ * Needs gene_head "none" (the deleted genes are read from geno: cg_hetero_cell_forward_batch). */
 cg_tensor *cg_hetero_cell_forward(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, cg_tensor **z_p_out);
+
+/* The whole model on a batch: geno [B - 1, 3] the genotypes' gene indices (-1 padded; may be NULL when
+ * gene_head is "none"), v the view (sample 0 the wildtype), mode the path of the perturbed pass.
+ *   y = [global_head] head(s * z_p) + [gene_head] sum_g gene_mlp(h_g) + [pairwise] sum_{a<b} pair_mlp(h_a * h_b)
+ * with s = N (alive wildtype genes) for z_p_scale "alive", else 1; h = the wildtype's last-layer gene
+ * rows (the same on both paths). -> y [B - 1, K]. Errors (in ctx): CG_ERR_INVALID_ARG (B < 2, geno NULL
+ * or a gene index outside the view's genes when gene_head needs it, a view over a gene subset with
+ * gene_head), those of the encoders. */
+cg_tensor *cg_hetero_cell_forward_batch(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, const int32_t *geno,
+                                        cg_perturbation_path mode, cg_tensor **z_p_out);
 
 /* ---- incremental evaluation of deletions (the default path of training, evaluation and prediction) ----
  * Exactly the function of cg_hetero_cell_encode, computed from one wildtype pass plus, per sample, only

@@ -194,6 +194,11 @@ typedef struct cg_loss_terms {
 cg_tensor *cg_composite_loss(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target, cg_tensor *z_p, const float *weights,
                              float lambda_dist, const cg_dist_table *dist_tables, float lambda_supcr, float tau,
                              cg_loss_terms *terms);
+/* The same with the base term LogCosh_w(pred, target) (cg_logcosh_loss) instead of MSE_w when logcosh;
+ * terms->mse then holds the LogCosh term. */
+cg_tensor *cg_composite_loss_base(cg_ctx *ctx, bool logcosh, cg_tensor *pred, cg_tensor *target, cg_tensor *z_p,
+                                  const float *weights, float lambda_dist, const cg_dist_table *dist_tables,
+                                  float lambda_supcr, float tau, cg_loss_terms *terms);
 
 #ifdef __cplusplus
 }

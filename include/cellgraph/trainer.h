@@ -37,6 +37,7 @@ typedef struct cg_train_config {
     double lambda_supcr;        /* "lambda_supcr" (0) */
     double supcr_temperature;   /* "supcr_temperature" (0.1) */
     float label_weights[CG_NUM_LABELS]; /* "label_weights" ([1, 1, 1]): fitness, epsilon, tau */
+    bool logcosh;               /* "loss": "mse" (false, default) or "logcosh" (true): the per-label base term */
     int64_t max_val_samples;    /* "max_val_samples" (512; 0 = all): validation per epoch on a fixed seeded subset */
     int64_t max_train_samples;  /* "max_train_samples" (0 = all): training samples per epoch */
     int64_t max_steps;          /* "max_steps" (0: no limit): a step budget (the same work on any machine) */

@@ -68,8 +68,14 @@ cg_status cg_hetero_cell_init(cg_hetero_cell *m, const cg_hetero_cell_config *cf
     if (s == CG_OK) s = cg_mlp_register(&m->gate, ps, "readout.gate", D, D / 2, 1, 2, false, cfg->act, cfg->dropout, false);
     if (s == CG_OK)
         s = cg_mlp_register(&m->transform, ps, "readout.transform", D, D, D, 1, false, cfg->act, cfg->dropout, true);
-    if (s == CG_OK)
-        s = cg_mlp_register(&m->head, ps, "head", D, D, CG_NUM_LABELS, cfg->head_layers, true, cfg->act, cfg->dropout,
+    if (s == CG_OK && cfg->global_head)
+        s = cg_mlp_register(&m->head, ps, "head", D, D, CG_NUM_LABELS, cfg->head_layers, true, cfg->act,
+                            cfg->head_dropout, false);
+    if (s == CG_OK && cfg->gene_head != CG_HC_GENE_HEAD_NONE)
+        s = cg_mlp_register(&m->gene_mlp, ps, "gene_head.gene", D, D, CG_NUM_LABELS, 2, true, cfg->act, cfg->head_dropout,
+                            false);
+    if (s == CG_OK && cfg->gene_head == CG_HC_GENE_HEAD_PAIRWISE)
+        s = cg_mlp_register(&m->pair_mlp, ps, "gene_head.pair", D, D, CG_NUM_LABELS, 2, true, cfg->act, cfg->head_dropout,
                             false);
     if (s == CG_OK) s = cg_params_finalize(ps);
     if (s != CG_OK) {
@@ -96,7 +102,9 @@ cg_status cg_hetero_cell_init(cg_hetero_cell *m, const cg_hetero_cell_config *cf
         }
     cg_mlp_init(&m->gate, seed);
     cg_mlp_init(&m->transform, seed);
-    cg_mlp_init(&m->head, seed);
+    if (cfg->global_head) cg_mlp_init(&m->head, seed);
+    if (cfg->gene_head != CG_HC_GENE_HEAD_NONE) cg_mlp_init(&m->gene_mlp, seed);
+    if (cfg->gene_head == CG_HC_GENE_HEAD_PAIRWISE) cg_mlp_init(&m->pair_mlp, seed);
     return CG_OK;
 }
 
@@ -113,6 +121,8 @@ cg_status hc_check_view(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_vie
         }
     return CG_OK;
 }
+
+static cg_tensor *hc_encode_full(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, cg_tensor **h_all);
 
 /* x[t] [B * N_t, D]: the embeddings of B samples, and the preprocessor on the genes */
 void hc_inputs(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, int64_t B, cg_tensor *x[CG_NODE_TYPES]) {
@@ -179,6 +189,12 @@ void hc_layer(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, int 
 }
 
 cg_tensor *cg_hetero_cell_encode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v) {
+    return hc_encode_full(ctx, m, v, NULL);
+}
+
+/* cg_hetero_cell_encode; *h_all (optional) receives the last-layer gene rows of every sample [B * N, D]
+ * (sample 0's, the first N rows, are the wildtype's) */
+static cg_tensor *hc_encode_full(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, cg_tensor **h_all) {
     const cg_hetero_cell_config *cfg = &m->cfg;
     const int64_t B = v->B;
     if (hc_check_view(ctx, m, v) != CG_OK) return NULL;
@@ -186,6 +202,7 @@ cg_tensor *cg_hetero_cell_encode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_
     hc_inputs(ctx, m, v, B, x);
     for (int l = 0; l < cfg->layers; l++) hc_layer(ctx, m, v, l, x, NULL, NULL, NULL, NULL);
     if (cg_ctx_status(ctx) != CG_OK) return NULL;
+    if (h_all) *h_all = x[CG_GENE];
 
     /* readout: attention over the alive genes of each sample */
     const int64_t N = v->n_nodes[CG_GENE];
@@ -220,19 +237,93 @@ cg_tensor *cg_hetero_cell_head(cg_ctx *ctx, const cg_hetero_cell *m, cg_tensor *
     return cg_mlp_forward(ctx, &m->head, z_p);
 }
 
+/* The deleted-gene terms (cellgraph/hetero_cell.h, cg_hc_gene_head) for n genotypes geno [n, 3] over
+ * h [>= N, D] (row g = gene g's wildtype last-layer embedding) -> [n, K]. */
+static cg_tensor *hc_gene_terms(cg_ctx *ctx, const cg_hetero_cell *m, cg_tensor *h, int64_t N, const int32_t *geno,
+                                int64_t n) {
+    int64_t n_genes = 0, n_pairs = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int k = 0;
+        for (int j = 0; j < 3; j++) {
+            int32_t g = geno[i * 3 + j];
+            if (g < 0) continue;
+            if (g >= N) return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "hetero_cell: genotype %lld names gene %d, the "
+                                           "graph has %lld genes", (long long)i, (int)g, (long long)N);
+            k++;
+        }
+        n_genes += k;
+        if (m->cfg.gene_head == CG_HC_GENE_HEAD_PAIRWISE) n_pairs += k * (k - 1) / 2;
+    }
+    int64_t *gptr = cg_arena_alloc(&ctx->arena, (size_t)(n + 1) * sizeof *gptr);
+    int64_t *pptr = cg_arena_alloc(&ctx->arena, (size_t)(n + 1) * sizeof *pptr);
+    cg_csr *csr = cg_arena_alloc(&ctx->arena, 2 * sizeof *csr);
+    cg_tensor *gi = cg_tensor_new(ctx, CG_I32, 1, &n_genes);
+    cg_tensor *pa = n_pairs ? cg_tensor_new(ctx, CG_I32, 1, &n_pairs) : NULL;
+    cg_tensor *pb = n_pairs ? cg_tensor_new(ctx, CG_I32, 1, &n_pairs) : NULL;
+    if (!gptr || !pptr || !csr || !gi || (n_pairs && (!pa || !pb))) return cg_ctx_fail(ctx, CG_ERR_NOMEM, "hetero_cell: out of memory");
+    int64_t a = 0, p = 0;
+    gptr[0] = pptr[0] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const int32_t *gs = geno + i * 3;
+        for (int j = 0; j < 3; j++) {
+            if (gs[j] < 0) continue;
+            cg_i32(gi)[a++] = gs[j];
+            for (int j2 = j + 1; j2 < 3 && m->cfg.gene_head == CG_HC_GENE_HEAD_PAIRWISE; j2++)
+                if (gs[j2] >= 0) {
+                    cg_i32(pa)[p] = gs[j];
+                    cg_i32(pb)[p++] = gs[j2];
+                }
+        }
+        gptr[i + 1] = a;
+        pptr[i + 1] = p;
+    }
+    /* segment sums over the samples (the column indices are not read) */
+    csr[0] = (cg_csr){.n_rows = n, .n_cols = n_genes, .nnz = n_genes, .rowptr = gptr, .col = cg_i32(gi)};
+    cg_tensor *y = cg_segment_sum(ctx, cg_mlp_forward(ctx, &m->gene_mlp, cg_gather_rows(ctx, h, gi)), &csr[0]);
+    if (p > 0) {
+        csr[1] = (cg_csr){.n_rows = n, .n_cols = p, .nnz = p, .rowptr = pptr, .col = cg_i32(pa)};
+        cg_tensor *prod = cg_mul(ctx, cg_gather_rows(ctx, h, pa), cg_gather_rows(ctx, h, pb));
+        y = cg_add(ctx, y, cg_segment_sum(ctx, cg_mlp_forward(ctx, &m->pair_mlp, prod), &csr[1]));
+    }
+    return y;
+}
+
+cg_tensor *cg_hetero_cell_forward_batch(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, const int32_t *geno,
+                                        cg_perturbation_path mode, cg_tensor **z_p_out) {
+    const cg_hetero_cell_config *cfg = &m->cfg;
+    if (z_p_out) *z_p_out = NULL;
+    if (cg_ctx_status(ctx) != CG_OK) return NULL;
+    if (v->B < 2) return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "hetero_cell: a batch needs the wildtype and >= 1 genotype");
+    const bool genes = cfg->gene_head != CG_HC_GENE_HEAD_NONE;
+    if (genes && (!geno || v->ids[CG_GENE]))
+        return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "hetero_cell: gene_head \"%s\" needs the genotypes' genes and a "
+                           "view over all genes", cfg->gene_head == CG_HC_GENE_HEAD_ADDITIVE ? "additive" : "pairwise");
+    cg_tensor *h = NULL, *y = NULL;
+    if (cfg->global_head) {
+        cg_tensor *z = mode == CG_PATH_FULL ? hc_encode_full(ctx, m, v, genes ? &h : NULL)
+                                            : hc_encode_incremental(ctx, m, v, NULL, genes ? &h : NULL);
+        cg_tensor *z_p = cg_model_perturbation_difference(ctx, z);
+        if (z_p && cfg->z_p_scale_alive) z_p = cg_scale(ctx, z_p, (float)v->n_nodes[CG_GENE]);
+        if (z_p_out) *z_p_out = z_p;
+        y = cg_mlp_forward(ctx, &m->head, z_p);
+    } else {
+        h = hc_encode_wildtype_genes(ctx, m, v);
+    }
+    if (genes && h) {
+        cg_tensor *yg = hc_gene_terms(ctx, m, h, v->n_nodes[CG_GENE], geno, v->B - 1);
+        y = y ? cg_add(ctx, y, yg) : yg;
+    }
+    return cg_ctx_status(ctx) == CG_OK ? y : NULL;
+}
+
 cg_tensor *cg_hetero_cell_forward_mode(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v,
                                        cg_perturbation_path mode, cg_tensor **z_p_out) {
-    if (v->B < 2) return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "hetero_cell: a batch needs the wildtype and >= 1 genotype");
-    cg_tensor *z = mode == CG_PATH_FULL ? cg_hetero_cell_encode(ctx, m, v) : cg_hetero_cell_encode_incremental(ctx, m, v, NULL);
-    cg_tensor *z_p = cg_model_perturbation_difference(ctx, z);
-    if (z_p_out) *z_p_out = z_p;
-    return cg_mlp_forward(ctx, &m->head, z_p);
+    return cg_hetero_cell_forward_batch(ctx, m, v, NULL, mode, z_p_out);
 }
 
 cg_tensor *cg_hetero_cell_forward(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, cg_tensor **z_p_out) {
     return cg_hetero_cell_forward_mode(ctx, m, v, CG_PATH_FULL, z_p_out);
 }
-
 
 /* ------------------------------------------------------------------ the model table (cellgraph/model.h) */
 
@@ -253,11 +344,14 @@ static cg_status t_path_check(const void *cfg, cg_perturbation_path path, bool t
 }
 static cg_tensor *t_forward(cg_ctx *ctx, const void *model, const cg_model_batch *batch, cg_perturbation_path path,
                             cg_tensor **z_p_out) {
-    return cg_hetero_cell_forward_mode(ctx, model, batch->view, path, z_p_out);
+    return cg_hetero_cell_forward_batch(ctx, model, batch->view, batch->geno, path, z_p_out);
 }
 static void t_describe(const void *cfg, char *buf, size_t len) {
     const cg_hetero_cell_config *c = cfg;
-    snprintf(buf, len, "D %d, L %d, %d heads, %s", c->hidden, c->layers, c->heads, c->hypergraph ? "hypergraph" : "bipartite");
+    static const char *gh[] = {"", ", additive gene head", ", pairwise gene head"};
+    snprintf(buf, len, "D %d, L %d, %d heads, %s%s%s%s", c->hidden, c->layers, c->heads,
+             c->hypergraph ? "hypergraph" : "bipartite", c->global_head ? (c->z_p_scale_alive ? ", head on N z_p" : ", head on z_p") : "",
+             gh[c->gene_head], c->global_head || c->gene_head == CG_HC_GENE_HEAD_NONE ? "" : " only");
 }
 
 const cg_model_type cg_hetero_cell_model_type = {

@@ -11,11 +11,31 @@
 
 cg_hetero_cell_config cg_hetero_cell_defaults(void) {
     cg_hetero_cell_config c = {.hidden = 64, .layers = 2, .heads = 4, .dropout = 0.1f, .attention_dropout = 0.0f,
-                               .act = CG_ACT_GELU, .hypergraph = false, .residual = false, .self_loops = true,
-                               .head_layers = 2, .seed = 42};
+                               .act = CG_ACT_GELU, .hypergraph = false, .residual = true, .self_loops = true,
+                               .head_layers = 2, .seed = 42, .global_head = false, .z_p_scale_alive = true,
+                               .head_dropout = 0.0f, .gene_head = CG_HC_GENE_HEAD_PAIRWISE};
     for (int r = 0; r < CG_RELATIONS; r++) c.relations[r] = true;
     return c;
 }
+
+/* the keys of form "published" (torchcell's HeteroCell); head_dropout < 0: follows "dropout" (resolved
+ * after parsing) */
+static void published_head(cg_hetero_cell_config *c) {
+    c->residual = false;
+    c->global_head = true;
+    c->z_p_scale_alive = false;
+    c->head_dropout = -1.0f;
+    c->gene_head = CG_HC_GENE_HEAD_NONE;
+}
+
+cg_hetero_cell_config cg_hetero_cell_published(void) {
+    cg_hetero_cell_config c = cg_hetero_cell_defaults();
+    published_head(&c);
+    c.head_dropout = c.dropout;
+    return c;
+}
+
+static const char *gene_head_names[] = {"none", "additive", "pairwise"};
 
 static cg_status bad(const char *name, const char *key, const char *what) {
     return cg_error(CG_ERR_FORMAT, "%s: key '%s': %s", name, key, what);
@@ -54,10 +74,31 @@ cg_status cg_hetero_cell_config_parse(const char *json, const char *name, cg_het
         return cg_error(CG_ERR_FORMAT, "%s: not a JSON object", name);
     }
     cg_status s = CG_OK;
+    /* "form" first: the preset that the other keys refine */
+    cJSON *form = cJSON_GetObjectItemCaseSensitive(root, "form");
+    if (form) {
+        if (cJSON_IsString(form) && strcmp(form->valuestring, "published") == 0) published_head(cfg);
+        else if (!cJSON_IsString(form) || strcmp(form->valuestring, "interaction") != 0)
+            s = bad(name, "form", "expected \"interaction\" or \"published\"");
+    }
     cJSON *it;
     cJSON_ArrayForEach(it, root) {
         const char *k = it->string;
         if (s != CG_OK) break;
+        if (strcmp(k, "form") == 0) continue;
+        if (strcmp(k, "global_head") == 0) s = get_bool(it, name, k, &cfg->global_head);
+        else if (strcmp(k, "head_dropout") == 0) s = get_prob(it, name, k, &cfg->head_dropout);
+        else if (strcmp(k, "z_p_scale") == 0) {
+            if (cJSON_IsString(it) && strcmp(it->valuestring, "alive") == 0) cfg->z_p_scale_alive = true;
+            else if (cJSON_IsString(it) && strcmp(it->valuestring, "none") == 0) cfg->z_p_scale_alive = false;
+            else s = bad(name, k, "expected \"alive\" or \"none\"");
+        } else if (strcmp(k, "gene_head") == 0) {
+            int found = -1;
+            for (int j = 0; j < 3; j++)
+                if (cJSON_IsString(it) && strcmp(it->valuestring, gene_head_names[j]) == 0) found = j;
+            if (found < 0) s = bad(name, k, "expected \"none\", \"additive\" or \"pairwise\"");
+            else cfg->gene_head = (cg_hc_gene_head)found;
+        } else
         if (strcmp(k, "hidden_channels") == 0) s = get_int(it, name, k, 1, 4096, &cfg->hidden);
         else if (strcmp(k, "num_layers") == 0) s = get_int(it, name, k, 1, CG_HC_MAX_LAYERS, &cfg->layers);
         else if (strcmp(k, "heads") == 0) s = get_int(it, name, k, 1, 256, &cfg->heads);
@@ -104,10 +145,14 @@ cg_status cg_hetero_cell_config_parse(const char *json, const char *name, cg_het
         } else {
             s = cg_error(CG_ERR_FORMAT, "%s: unknown key '%s' (known: hidden_channels, num_layers, heads, dropout, "
                          "attention_dropout, activation, metabolism, residual, self_loops, head_num_layers, "
-                         "relations, seed, model, and the object train)", name, k);
+                         "relations, seed, form, global_head, z_p_scale, head_dropout, gene_head, model, and "
+                         "the object train)", name, k);
         }
     }
     cJSON_Delete(root);
+    if (cfg->head_dropout < 0.0f) cfg->head_dropout = cfg->dropout;
+    if (s == CG_OK && !cfg->global_head && cfg->gene_head == CG_HC_GENE_HEAD_NONE)
+        s = cg_error(CG_ERR_FORMAT, "%s: global_head false and gene_head \"none\" leave the model without a head", name);
     if (s == CG_OK && cfg->hidden % cfg->heads != 0)
         s = cg_error(CG_ERR_FORMAT, "%s: hidden_channels %d is not a multiple of heads %d", name, cfg->hidden, cfg->heads);
     if (s == CG_OK && cfg->hidden < 2)
@@ -143,6 +188,11 @@ char *cg_hetero_cell_config_json(const cg_hetero_cell_config *c) {
         if (c->relations[r]) cJSON_AddItemToArray(rels, cJSON_CreateString(cg_relation_descs(NULL)[r].name));
     cJSON_AddItemToObject(o, "relations", rels);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    cJSON_AddStringToObject(o, "form", "interaction"); /* the preset; every head key follows explicitly */
+    cJSON_AddBoolToObject(o, "global_head", c->global_head);
+    cJSON_AddStringToObject(o, "z_p_scale", c->z_p_scale_alive ? "alive" : "none");
+    cJSON_AddNumberToObject(o, "head_dropout", c->head_dropout);
+    cJSON_AddStringToObject(o, "gene_head", gene_head_names[c->gene_head]);
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
     return txt;

@@ -200,20 +200,12 @@ cg_status cg_hetero_cell_incremental_check(const cg_hetero_cell_config *cfg, boo
     return CG_OK;
 }
 
-cg_tensor *cg_hetero_cell_encode_incremental(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v,
-                                             cg_hc_incremental_stats *stats) {
+/* The wildtype view of v (one sample, nothing dead; arena memory: the recorded convs keep a pointer to
+ * its relations until backward), and need[l][t]: whether layer l's output of type t can reach the genes
+ * after the last layer (the rest is not computed; the full path computes it and never uses it). */
+static cg_graph_view *hc_wildtype_view(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v,
+                                       bool need[CG_HC_MAX_LAYERS][CG_NODE_TYPES]) {
     const cg_hetero_cell_config *cfg = &m->cfg;
-    const int64_t B = v->B, D = cfg->hidden;
-    if (cg_ctx_status(ctx) != CG_OK) return NULL;
-    cg_status st0 = cg_hetero_cell_incremental_check(cfg, ctx->training);
-    if (st0 != CG_OK) return cg_ctx_fail(ctx, st0, "%s", cg_last_error());
-    if (hc_check_view(ctx, m, v) != CG_OK) return NULL;
-    if (stats) {
-        memset(stats, 0, sizeof *stats);
-        stats->B = B;
-        stats->layers = cfg->layers;
-    }
-    /* the wildtype: one sample, nothing dead; the recorded convs keep a pointer to its relations */
     cg_graph_view *vw = hc_alloc(ctx, sizeof *vw);
     if (!vw) return NULL;
     *vw = *v;
@@ -225,9 +217,7 @@ cg_tensor *cg_hetero_cell_encode_incremental(cg_ctx *ctx, const cg_hetero_cell *
         vw->rel[r].dead_src = vw->rel[r].dead_dst = NULL;
         vw->rel[r].dead_stride = 0;
     }
-    /* need[l][t]: whether layer l's output of type t can reach the readout (genes after the last layer);
-     * the rest is not computed (the full path computes it and never uses it) */
-    bool need[CG_HC_MAX_LAYERS][CG_NODE_TYPES] = {{false}};
+    memset(need, 0, sizeof(bool) * CG_HC_MAX_LAYERS * CG_NODE_TYPES);
     need[cfg->layers - 1][CG_GENE] = true;
     for (int l = cfg->layers - 2; l >= 0; l--)
         for (int t = 0; t < CG_NODE_TYPES; t++) {
@@ -235,6 +225,41 @@ cg_tensor *cg_hetero_cell_encode_incremental(cg_ctx *ctx, const cg_hetero_cell *
             for (int r = 0; r < CG_RELATIONS; r++)
                 need[l][t] |= hc_uses(m, v, l + 1, r) && (int)hc_rel(r)->src_type == t && need[l + 1][hc_rel(r)->dst_type];
         }
+    return vw;
+}
+
+cg_tensor *hc_encode_wildtype_genes(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v) {
+    if (cg_ctx_status(ctx) != CG_OK || hc_check_view(ctx, m, v) != CG_OK) return NULL;
+    bool need[CG_HC_MAX_LAYERS][CG_NODE_TYPES];
+    cg_graph_view *vw = hc_wildtype_view(ctx, m, v, need);
+    if (!vw) return NULL;
+    cg_tensor *xw[CG_NODE_TYPES];
+    hc_inputs(ctx, m, vw, 1, xw);
+    for (int l = 0; l < m->cfg.layers; l++) hc_layer(ctx, m, vw, l, xw, NULL, NULL, NULL, need[l]);
+    return cg_ctx_status(ctx) == CG_OK ? xw[CG_GENE] : NULL;
+}
+
+cg_tensor *cg_hetero_cell_encode_incremental(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v,
+                                             cg_hc_incremental_stats *stats) {
+    return hc_encode_incremental(ctx, m, v, stats, NULL);
+}
+
+cg_tensor *hc_encode_incremental(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v,
+                                 cg_hc_incremental_stats *stats, cg_tensor **h_wild) {
+    const cg_hetero_cell_config *cfg = &m->cfg;
+    const int64_t B = v->B, D = cfg->hidden;
+    if (cg_ctx_status(ctx) != CG_OK) return NULL;
+    cg_status st0 = cg_hetero_cell_incremental_check(cfg, ctx->training);
+    if (st0 != CG_OK) return cg_ctx_fail(ctx, st0, "%s", cg_last_error());
+    if (hc_check_view(ctx, m, v) != CG_OK) return NULL;
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        stats->B = B;
+        stats->layers = cfg->layers;
+    }
+    bool need[CG_HC_MAX_LAYERS][CG_NODE_TYPES];
+    cg_graph_view *vw = hc_wildtype_view(ctx, m, v, need);
+    if (!vw) return NULL;
     hc_changed dead[CG_NODE_TYPES], prev[CG_NODE_TYPES], cur[CG_NODE_TYPES], none;
     int64_t *zero_off = hc_alloc(ctx, (size_t)(B + 1) * sizeof(int64_t));
     if (!zero_off) return NULL;
@@ -300,6 +325,7 @@ cg_tensor *cg_hetero_cell_encode_incremental(cg_ctx *ctx, const cg_hetero_cell *
         if (cg_ctx_status(ctx) != CG_OK) return NULL;
     }
 
+    if (h_wild) *h_wild = xw[CG_GENE];
     /* readout: the wildtype pooling, updated per sample (dead and changed genes out, changed rows in) */
     const int64_t N = v->n_nodes[CG_GENE];
     const hc_changed *cg = &prev[CG_GENE], *dg = &dead[CG_GENE];

@@ -22,4 +22,13 @@ void hc_inputs(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, int
 void hc_layer(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, int l, cg_tensor *x[CG_NODE_TYPES],
               cg_tensor **xl_save, cg_tensor **xr_save, uint64_t *drop_op, const bool *need);
 
+/* cg_hetero_cell_encode_incremental, and *h_wild (optional) receives the wildtype's last-layer gene rows
+ * [N, D]. */
+cg_tensor *hc_encode_incremental(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v,
+                                 cg_hc_incremental_stats *stats, cg_tensor **h_wild);
+
+/* The wildtype's last-layer gene rows [N, D] of the view's graph (one pass, nothing dead; only the
+ * rows that reach the genes are computed). NULL on error (status in ctx). */
+cg_tensor *hc_encode_wildtype_genes(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v);
+
 #endif

@@ -593,6 +593,13 @@ cg_tensor *cg_supcr_loss(cg_ctx *ctx, cg_tensor *z, cg_tensor *y, float tau) {
 cg_tensor *cg_composite_loss(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target, cg_tensor *z_p, const float *weights,
                              float lambda_dist, const cg_dist_table *dist_tables, float lambda_supcr, float tau,
                              cg_loss_terms *terms) {
+    return cg_composite_loss_base(ctx, false, pred, target, z_p, weights, lambda_dist, dist_tables, lambda_supcr, tau,
+                                  terms);
+}
+
+cg_tensor *cg_composite_loss_base(cg_ctx *ctx, bool logcosh, cg_tensor *pred, cg_tensor *target, cg_tensor *z_p,
+                                  const float *weights, float lambda_dist, const cg_dist_table *dist_tables,
+                                  float lambda_supcr, float tau, cg_loss_terms *terms) {
     if (terms) memset(terms, 0, sizeof *terms);
     if (!pred || !target) return NULL;
     if (!(lambda_dist >= 0.0f) || !isfinite(lambda_dist) || !(lambda_supcr >= 0.0f) || !isfinite(lambda_supcr))
@@ -604,7 +611,7 @@ cg_tensor *cg_composite_loss(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target, cg
         if (ctx->status != CG_OK) return NULL; /* z_p is NULL because an earlier op failed */
         return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "composite_loss: lambda_supcr > 0 needs z_p");
     }
-    cg_tensor *total = cg_mse_weighted(ctx, pred, target, weights);
+    cg_tensor *total = logcosh ? cg_logcosh_loss(ctx, pred, target, weights) : cg_mse_weighted(ctx, pred, target, weights);
     if (!total) return NULL;
     if (terms) terms->mse = total;
     int64_t K = cg_cols(pred);

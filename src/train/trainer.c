@@ -94,6 +94,10 @@ cg_status cg_train_config_parse(const char *json, const char *name, cg_train_con
                 if ((s = num(it, name, k, B_STEPS, &v)) == CG_OK) cfg->max_steps = (int64_t)v;
             } else if (strcmp(k, "val_every") == 0) {
                 if ((s = num(it, name, k, 0, 1e12, &v)) == CG_OK) cfg->val_every = (int64_t)v;
+            } else if (strcmp(k, "loss") == 0) {
+                if (cJSON_IsString(it) && strcmp(it->valuestring, "mse") == 0) cfg->logcosh = false;
+                else if (cJSON_IsString(it) && strcmp(it->valuestring, "logcosh") == 0) cfg->logcosh = true;
+                else s = cg_error(CG_ERR_FORMAT, "%s: train.loss: expected \"mse\" or \"logcosh\"", name);
             } else if (strcmp(k, "label_weights") == 0) {
                 /* [fitness, epsilon, tau]; a pre-0.2 pair [fitness, gene_interaction] weighs epsilon and tau alike */
                 const int na = cJSON_IsArray(it) ? cJSON_GetArraySize(it) : -1;
@@ -158,6 +162,7 @@ char *cg_train_config_json(const cg_train_config *c) {
     cJSON_AddNumberToObject(o, "supcr_temperature", c->supcr_temperature);
     for (int k = 0; k < K; k++) cJSON_AddItemToArray(w, cJSON_CreateNumber(c->label_weights[k]));
     cJSON_AddItemToObject(o, "label_weights", w);
+    cJSON_AddStringToObject(o, "loss", c->logcosh ? "logcosh" : "mse");
     cJSON_AddNumberToObject(o, "max_val_samples", (double)c->max_val_samples);
     cJSON_AddNumberToObject(o, "max_train_samples", (double)c->max_train_samples);
     cJSON_AddNumberToObject(o, "max_steps", (double)c->max_steps);
@@ -347,11 +352,12 @@ static void fill_targets(const cg_trainer *t, const int64_t *samples, int64_t n)
         }
 }
 
-/* the training loss (z units): label-weighted NaN-masked MSE + lambda_dist DistLoss + lambda_supcr SupCR */
+/* the training loss (z units): label-weighted NaN-masked MSE (or LogCosh) + lambda_dist DistLoss +
+ * lambda_supcr SupCR */
 static cg_tensor *loss_of(cg_trainer *t, cg_tensor *y, cg_tensor *z_p, int64_t n) {
     cg_ctx *ctx = &t->ctx;
     cg_tensor *tt = cg_tensor_wrap2(ctx, n, K, t->target);
-    cg_tensor *l = cg_composite_loss(ctx, y, tt, z_p, t->cfg.label_weights, (float)t->cfg.lambda_dist,
+    cg_tensor *l = cg_composite_loss_base(ctx, t->cfg.logcosh, y, tt, z_p, t->cfg.label_weights, (float)t->cfg.lambda_dist,
                                      t->have_dist ? t->dist : NULL, (float)t->cfg.lambda_supcr,
                                      (float)t->cfg.supcr_temperature, NULL);
     cg_tensor *aux = l && t->model->type->aux_loss ? t->model->type->aux_loss(ctx, t->model->impl) : NULL; /* e.g. DANGO's reconstruction */
@@ -535,7 +541,22 @@ cg_status cg_checkpoint_info_read(const char *path, cg_checkpoint_info *info) {
     if (s != CG_OK) return s;
     const char *fmt = cg_safetensors_metadata(st, "format");
     if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0) s = cg_error(CG_ERR_FORMAT, "%s: not a cellgraph checkpoint", path);
-    if (s == CG_OK) s = cg_model_config_parse(cg_safetensors_metadata(st, "model") ? cg_safetensors_metadata(st, "model") : "", path, &info->model);
+    if (s == CG_OK) {
+        /* HeteroCell checkpoints written before the head keys existed (no "form") are the published form */
+        const char *mj = cg_safetensors_metadata(st, "model");
+        cJSON *mo = cJSON_Parse(mj ? mj : "");
+        cJSON *mn = cJSON_GetObjectItemCaseSensitive(mo, "model");
+        if (cJSON_IsObject(mo) && !cJSON_GetObjectItemCaseSensitive(mo, "form") &&
+            (!mn || (cJSON_IsString(mn) && strcmp(mn->valuestring, "hetero_cell") == 0))) {
+            cJSON_AddStringToObject(mo, "form", "published");
+            char *fixed = cJSON_PrintUnformatted(mo);
+            s = fixed ? cg_model_config_parse(fixed, path, &info->model) : cg_error(CG_ERR_NOMEM, "%s: out of memory", path);
+            free(fixed);
+        } else {
+            s = cg_model_config_parse(mj ? mj : "", path, &info->model);
+        }
+        cJSON_Delete(mo);
+    }
     if (s == CG_OK) s = cg_train_config_parse(cg_safetensors_metadata(st, "train") ? cg_safetensors_metadata(st, "train") : "", path, &info->train);
     if (s == CG_OK) {
         cJSON *ls = cJSON_Parse(cg_safetensors_metadata(st, "label_statistics") ? cg_safetensors_metadata(st, "label_statistics") : "");
