@@ -334,6 +334,102 @@ static void test_config(void **state) {
     assert_float_equal(c2.dropout, 0.2f, 1e-7);
     assert_memory_equal(c.relations, c2.relations, sizeof c.relations);
     free(txt);
+    /* the head keys: "form" is a preset the other keys refine, in any order; the printed config reads back
+     * to the same model; a model without any head is refused */
+    assert_int_equal(cg_hetero_cell_config_parse("{\"dropout\": 0.3, \"form\": \"published\"}", "x", &c), CG_OK);
+    assert_false(c.residual);
+    assert_true(c.global_head);
+    assert_false(c.z_p_scale_alive);
+    assert_int_equal(c.gene_head, CG_HC_GENE_HEAD_NONE);
+    assert_float_equal(c.head_dropout, 0.3f, 1e-7); /* published: the head's dropout is "dropout" */
+    txt = cg_hetero_cell_config_json(&c);
+    assert_int_equal(cg_hetero_cell_config_parse(txt, "roundtrip", &c2), CG_OK);
+    free(txt);
+    assert_false(c2.residual);
+    assert_true(c2.global_head && !c2.z_p_scale_alive && c2.gene_head == CG_HC_GENE_HEAD_NONE);
+    assert_float_equal(c2.head_dropout, 0.3f, 1e-7);
+    assert_int_equal(cg_hetero_cell_config_parse("{\"form\": \"published\", \"gene_head\": \"triple\"}", "x", &c), CG_OK);
+    assert_int_equal(c.gene_head, CG_HC_GENE_HEAD_TRIPLE);
+    assert_int_equal(cg_hetero_cell_config_parse("{}", "x", &c), CG_OK);
+    assert_true(c.residual && !c.global_head && c.gene_head != CG_HC_GENE_HEAD_NONE && c.head_dropout == 0.0f);
+    assert_int_equal(cg_hetero_cell_config_parse("{\"form\": \"torchcell\"}", "x.json", &c), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "'form'"));
+    assert_int_equal(cg_hetero_cell_config_parse("{\"gene_head\": \"none\"}", "x.json", &c), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "without a head"));
+}
+
+/* The deleted-gene terms (gene_head "triple": per-gene, pairwise and triple MLPs over the wildtype's
+ * last-layer rows) against central differences of the whole forward: the gradient of r . y with respect
+ * to entries of every term's weights and of the deleted genes' input embeddings (which reach y through
+ * the encoder). Genotypes with one, two and three genes, one gene shared. Double-precision differences of
+ * a float32 model: step 1e-2, tolerance 2e-2 relative (floor 1e-3). */
+static void test_gene_terms_gradient(void **state) {
+    (void)state;
+    if (!G) skip();
+    cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
+    cfg.gene_head = CG_HC_GENE_HEAD_TRIPLE;
+    cfg.dropout = 0.0f;
+    cfg.hidden = 16;
+    int64_t nn[CG_NODE_TYPES];
+    for (int t = 0; t < CG_NODE_TYPES; t++) nn[t] = cg_graph_num_nodes(G, t);
+    cg_hetero_cell m;
+    assert_int_equal(cg_hetero_cell_init(&m, &cfg, nn), CG_OK);
+    enum { NS = 3 };
+    int32_t geno[NS][3] = {{100, -1, -1}, {100, 2000, -1}, {300, 4000, 5000}};
+    int64_t W = cg_deletion_words(G);
+    uint64_t *blocks = calloc((NS + 1) * W, sizeof *blocks);
+    assert_int_equal(cg_deletion_batch(G, &geno[0][0], NS, 3, blocks + W), CG_OK);
+    cg_graph_view v;
+    cg_graph_view_of(&v, &HG, NS + 1, blocks);
+    float r[NS * CG_NUM_LABELS];
+    tu_fill_uniform(r, NS * CG_NUM_LABELS, -1, 1, 5);
+    cg_ctx ctx;
+    assert_int_equal(cg_ctx_init(&ctx, 1 << 24, 1), CG_OK);
+    cg_tensor *y = cg_hetero_cell_forward_batch(&ctx, &m, &v, &geno[0][0], CG_PATH_FULL, NULL);
+    if (!y) fail_msg("%s", cg_last_error());
+    assert_int_equal(cg_backward_from(&ctx, y, r), CG_OK);
+    /* the checked entries: the first few of each term's first weight, and the deleted genes' embeddings */
+    const char *names[] = {"gene_head.gene.layers.0.weight", "gene_head.pair.layers.0.weight",
+                           "gene_head.triple.layers.0.weight", "gene_head.triple.layers.1.bias", "embedding.gene.weight"};
+    enum { PER = 4 };
+    int64_t at[5 * PER];
+    float ana[5 * PER];
+    double num[5 * PER];
+    for (int q = 0; q < 5; q++) {
+        const cg_tensor *t = cg_params_find(&m.params, names[q]);
+        assert_non_null(t);
+        int64_t off = cg_f32((cg_tensor *)t) - m.params.values;
+        for (int j = 0; j < PER; j++) {
+            /* embedding rows of the deleted genes 2000 and 4000 (j < 2: row 2000; else row 4000) */
+            int64_t e = q == 4 ? (j < 2 ? 2000 : 4000) * cfg.hidden + j : j;
+            at[q * PER + j] = off + e;
+            ana[q * PER + j] = m.params.grads[off + e];
+        }
+    }
+    for (int k = 0; k < 5 * PER; k++) {
+        float keep = m.params.values[at[k]];
+        double f[2];
+        for (int sgn = 0; sgn < 2; sgn++) {
+            m.params.values[at[k]] = keep + (sgn == 0 ? 1e-2f : -1e-2f);
+            assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
+            ctx.grad_enabled = false;
+            cg_tensor *yy = cg_hetero_cell_forward_batch(&ctx, &m, &v, &geno[0][0], CG_PATH_FULL, NULL);
+            if (!yy) fail_msg("%s", cg_last_error());
+            f[sgn] = 0;
+            for (int q = 0; q < NS * CG_NUM_LABELS; q++) f[sgn] += (double)cg_f32(yy)[q] * r[q];
+        }
+        m.params.values[at[k]] = keep;
+        num[k] = (f[0] - f[1]) / 2e-2;
+    }
+    tu_check_close("gene terms: gradient vs central differences", ana, num, 5 * PER, 2e-2, 1e-3);
+    /* a gene index outside the graph: an error naming it */
+    assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
+    int32_t bad[NS][3] = {{100, -1, -1}, {100, 2000, -1}, {300, 4000, (int32_t)nn[CG_GENE]}};
+    assert_null(cg_hetero_cell_forward_batch(&ctx, &m, &v, &bad[0][0], CG_PATH_FULL, NULL));
+    assert_non_null(strstr(cg_last_error(), "names gene"));
+    free(blocks);
+    cg_ctx_free(&ctx);
+    cg_hetero_cell_free(&m);
 }
 
 int main(void) {
@@ -342,6 +438,7 @@ int main(void) {
         cmocka_unit_test(test_batched_equals_subgraphs),
         cmocka_unit_test(test_batched_equals_subgraphs_hypergraph),
         cmocka_unit_test(test_training_step),
+        cmocka_unit_test(test_gene_terms_gradient),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -43,8 +43,14 @@
  *   additive: y += sum over deleted g of gene_mlp(h_g)                      (a learned per-gene table
  *             that generalises through the graph)
  *   pairwise: additive + sum over deleted pairs a < b of pair_mlp(h_a * h_b)  (elementwise product:
- *             symmetric in a and b; the only term that can tell a pair from its two genes) */
-typedef enum cg_hc_gene_head { CG_HC_GENE_HEAD_NONE, CG_HC_GENE_HEAD_ADDITIVE, CG_HC_GENE_HEAD_PAIRWISE } cg_hc_gene_head;
+ *             symmetric in a and b; the only term that can tell a pair from its two genes)
+ *   triple:   pairwise + for three deleted genes triple_mlp(h_a * h_b * h_c) */
+typedef enum cg_hc_gene_head {
+    CG_HC_GENE_HEAD_NONE,
+    CG_HC_GENE_HEAD_ADDITIVE,
+    CG_HC_GENE_HEAD_PAIRWISE,
+    CG_HC_GENE_HEAD_TRIPLE
+} cg_hc_gene_head;
 
 typedef struct cg_hetero_cell_config {
     int hidden;            /* D, "hidden_channels" (64) */
@@ -68,7 +74,7 @@ typedef struct cg_hetero_cell_config {
     bool z_p_scale_alive;  /* "z_p_scale": "alive" (interaction) multiplies z_p by the wildtype's number of
                             * alive genes N, so that it is O(1) instead of O(1/N); "none" (published) */
     float head_dropout;    /* "head_dropout" (interaction 0; published: the value of "dropout") */
-    cg_hc_gene_head gene_head; /* "gene_head": "none" (published), "additive" or "pairwise" (interaction) */
+    cg_hc_gene_head gene_head; /* "gene_head": "none" (published), "additive", "pairwise" or "triple" */
 } cg_hetero_cell_config;
 
 /* The defaults above (form "interaction"). */
@@ -106,7 +112,7 @@ typedef struct cg_hetero_cell {
     cg_mlp pre;
     cg_hc_conv conv[CG_HC_MAX_LAYERS][CG_RELATIONS];
     cg_mlp gate, transform, head;
-    cg_mlp gene_mlp, pair_mlp; /* gene_head terms: D -> D -> K each (LayerNorm, act; head_dropout) */
+    cg_mlp gene_mlp, pair_mlp, triple_mlp; /* gene_head terms: D -> D -> K each (LayerNorm, act; head_dropout) */
 } cg_hetero_cell;
 
 /* Registers and initialises every parameter for a graph with these node counts. Errors:

@@ -74,9 +74,12 @@ cg_status cg_hetero_cell_init(cg_hetero_cell *m, const cg_hetero_cell_config *cf
     if (s == CG_OK && cfg->gene_head != CG_HC_GENE_HEAD_NONE)
         s = cg_mlp_register(&m->gene_mlp, ps, "gene_head.gene", D, D, CG_NUM_LABELS, 2, true, cfg->act, cfg->head_dropout,
                             false);
-    if (s == CG_OK && cfg->gene_head == CG_HC_GENE_HEAD_PAIRWISE)
+    if (s == CG_OK && cfg->gene_head >= CG_HC_GENE_HEAD_PAIRWISE)
         s = cg_mlp_register(&m->pair_mlp, ps, "gene_head.pair", D, D, CG_NUM_LABELS, 2, true, cfg->act, cfg->head_dropout,
                             false);
+    if (s == CG_OK && cfg->gene_head == CG_HC_GENE_HEAD_TRIPLE)
+        s = cg_mlp_register(&m->triple_mlp, ps, "gene_head.triple", D, D, CG_NUM_LABELS, 2, true, cfg->act,
+                            cfg->head_dropout, false);
     if (s == CG_OK) s = cg_params_finalize(ps);
     if (s != CG_OK) {
         cg_params_free(ps);
@@ -104,7 +107,8 @@ cg_status cg_hetero_cell_init(cg_hetero_cell *m, const cg_hetero_cell_config *cf
     cg_mlp_init(&m->transform, seed);
     if (cfg->global_head) cg_mlp_init(&m->head, seed);
     if (cfg->gene_head != CG_HC_GENE_HEAD_NONE) cg_mlp_init(&m->gene_mlp, seed);
-    if (cfg->gene_head == CG_HC_GENE_HEAD_PAIRWISE) cg_mlp_init(&m->pair_mlp, seed);
+    if (cfg->gene_head >= CG_HC_GENE_HEAD_PAIRWISE) cg_mlp_init(&m->pair_mlp, seed);
+    if (cfg->gene_head == CG_HC_GENE_HEAD_TRIPLE) cg_mlp_init(&m->triple_mlp, seed);
     return CG_OK;
 }
 
@@ -238,53 +242,55 @@ cg_tensor *cg_hetero_cell_head(cg_ctx *ctx, const cg_hetero_cell *m, cg_tensor *
 }
 
 /* The deleted-gene terms (cellgraph/hetero_cell.h, cg_hc_gene_head) for n genotypes geno [n, 3] over
- * h [>= N, D] (row g = gene g's wildtype last-layer embedding) -> [n, K]. */
+ * h [>= N, D] (row g = gene g's wildtype last-layer embedding) -> [n, K]. Term o (0: genes, 1: pairs,
+ * 2: triples) gathers its tuples' rows, multiplies them elementwise, runs its MLP and sums per sample. */
 static cg_tensor *hc_gene_terms(cg_ctx *ctx, const cg_hetero_cell *m, cg_tensor *h, int64_t N, const int32_t *geno,
                                 int64_t n) {
-    int64_t n_genes = 0, n_pairs = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int k = 0;
-        for (int j = 0; j < 3; j++) {
-            int32_t g = geno[i * 3 + j];
-            if (g < 0) continue;
-            if (g >= N) return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "hetero_cell: genotype %lld names gene %d, the "
-                                           "graph has %lld genes", (long long)i, (int)g, (long long)N);
-            k++;
+    const int orders = m->cfg.gene_head == CG_HC_GENE_HEAD_TRIPLE ? 3 : m->cfg.gene_head == CG_HC_GENE_HEAD_PAIRWISE ? 2 : 1;
+    const cg_mlp *mlp[3] = {&m->gene_mlp, &m->pair_mlp, &m->triple_mlp};
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < 3; j++)
+            if (geno[i * 3 + j] >= N)
+                return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "hetero_cell: genotype %lld names gene %d, the graph has "
+                                   "%lld genes", (long long)i, (int)geno[i * 3 + j], (long long)N);
+    cg_tensor *y = NULL;
+    for (int o = 0; o < orders; o++) {
+        /* the tuples of o + 1 distinct deleted genes of each sample, in index order */
+        int64_t count = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int k = (geno[i * 3] >= 0) + (geno[i * 3 + 1] >= 0) + (geno[i * 3 + 2] >= 0);
+            count += o == 0 ? k : o == 1 ? k * (k - 1) / 2 : k == 3;
         }
-        n_genes += k;
-        if (m->cfg.gene_head == CG_HC_GENE_HEAD_PAIRWISE) n_pairs += k * (k - 1) / 2;
-    }
-    int64_t *gptr = cg_arena_alloc(&ctx->arena, (size_t)(n + 1) * sizeof *gptr);
-    int64_t *pptr = cg_arena_alloc(&ctx->arena, (size_t)(n + 1) * sizeof *pptr);
-    cg_csr *csr = cg_arena_alloc(&ctx->arena, 2 * sizeof *csr);
-    cg_tensor *gi = cg_tensor_new(ctx, CG_I32, 1, &n_genes);
-    cg_tensor *pa = n_pairs ? cg_tensor_new(ctx, CG_I32, 1, &n_pairs) : NULL;
-    cg_tensor *pb = n_pairs ? cg_tensor_new(ctx, CG_I32, 1, &n_pairs) : NULL;
-    if (!gptr || !pptr || !csr || !gi || (n_pairs && (!pa || !pb))) return cg_ctx_fail(ctx, CG_ERR_NOMEM, "hetero_cell: out of memory");
-    int64_t a = 0, p = 0;
-    gptr[0] = pptr[0] = 0;
-    for (int64_t i = 0; i < n; i++) {
-        const int32_t *gs = geno + i * 3;
-        for (int j = 0; j < 3; j++) {
-            if (gs[j] < 0) continue;
-            cg_i32(gi)[a++] = gs[j];
-            for (int j2 = j + 1; j2 < 3 && m->cfg.gene_head == CG_HC_GENE_HEAD_PAIRWISE; j2++)
-                if (gs[j2] >= 0) {
-                    cg_i32(pa)[p] = gs[j];
-                    cg_i32(pb)[p++] = gs[j2];
-                }
+        if (count == 0) continue;
+        int64_t *ptr = cg_arena_alloc(&ctx->arena, (size_t)(n + 1) * sizeof *ptr);
+        cg_csr *csr = cg_arena_alloc(&ctx->arena, sizeof *csr);
+        cg_tensor *idx[3] = {NULL, NULL, NULL};
+        for (int q = 0; q <= o; q++) idx[q] = cg_tensor_new(ctx, CG_I32, 1, &count);
+        if (!ptr || !csr || !idx[o]) return cg_ctx_fail(ctx, CG_ERR_NOMEM, "hetero_cell: out of memory");
+        int64_t c = 0;
+        ptr[0] = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int32_t gs[3];
+            int k = 0;
+            for (int j = 0; j < 3; j++)
+                if (geno[i * 3 + j] >= 0) gs[k++] = geno[i * 3 + j];
+            for (int a = 0; a < k; a++)
+                for (int b = a + 1; b < (o >= 1 ? k : a + 2); b++)
+                    for (int e = b + 1; e < (o == 2 ? k : b + 2); e++) {
+                        const int32_t t3[3] = {gs[a], o >= 1 ? gs[b] : -1, o == 2 ? gs[e] : -1};
+                        for (int q = 0; q <= o; q++) cg_i32(idx[q])[c] = t3[q];
+                        c++;
+                    }
+            ptr[i + 1] = c;
         }
-        gptr[i + 1] = a;
-        pptr[i + 1] = p;
+        /* segment sums over the samples (the column indices are not read) */
+        *csr = (cg_csr){.n_rows = n, .n_cols = count, .nnz = count, .rowptr = ptr, .col = cg_i32(idx[0])};
+        cg_tensor *x = cg_gather_rows(ctx, h, idx[0]);
+        for (int q = 1; q <= o; q++) x = cg_mul(ctx, x, cg_gather_rows(ctx, h, idx[q]));
+        cg_tensor *yo = cg_segment_sum(ctx, cg_mlp_forward(ctx, mlp[o], x), csr);
+        y = y ? cg_add(ctx, y, yo) : yo;
     }
-    /* segment sums over the samples (the column indices are not read) */
-    csr[0] = (cg_csr){.n_rows = n, .n_cols = n_genes, .nnz = n_genes, .rowptr = gptr, .col = cg_i32(gi)};
-    cg_tensor *y = cg_segment_sum(ctx, cg_mlp_forward(ctx, &m->gene_mlp, cg_gather_rows(ctx, h, gi)), &csr[0]);
-    if (p > 0) {
-        csr[1] = (cg_csr){.n_rows = n, .n_cols = p, .nnz = p, .rowptr = pptr, .col = cg_i32(pa)};
-        cg_tensor *prod = cg_mul(ctx, cg_gather_rows(ctx, h, pa), cg_gather_rows(ctx, h, pb));
-        y = cg_add(ctx, y, cg_segment_sum(ctx, cg_mlp_forward(ctx, &m->pair_mlp, prod), &csr[1]));
-    }
+    if (!y) return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "hetero_cell: a batch of genotypes without any gene");
     return y;
 }
 
@@ -297,7 +303,7 @@ cg_tensor *cg_hetero_cell_forward_batch(cg_ctx *ctx, const cg_hetero_cell *m, co
     const bool genes = cfg->gene_head != CG_HC_GENE_HEAD_NONE;
     if (genes && (!geno || v->ids[CG_GENE]))
         return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "hetero_cell: gene_head \"%s\" needs the genotypes' genes and a "
-                           "view over all genes", cfg->gene_head == CG_HC_GENE_HEAD_ADDITIVE ? "additive" : "pairwise");
+                           "view over all genes", cfg->gene_head == CG_HC_GENE_HEAD_ADDITIVE ? "additive" : "pairwise or triple");
     cg_tensor *h = NULL, *y = NULL;
     if (cfg->global_head) {
         cg_tensor *z = mode == CG_PATH_FULL ? hc_encode_full(ctx, m, v, genes ? &h : NULL)
@@ -348,7 +354,7 @@ static cg_tensor *t_forward(cg_ctx *ctx, const void *model, const cg_model_batch
 }
 static void t_describe(const void *cfg, char *buf, size_t len) {
     const cg_hetero_cell_config *c = cfg;
-    static const char *gh[] = {"", ", additive gene head", ", pairwise gene head"};
+    static const char *gh[] = {"", ", additive gene head", ", pairwise gene head", ", triple gene head"};
     snprintf(buf, len, "D %d, L %d, %d heads, %s%s%s%s", c->hidden, c->layers, c->heads,
              c->hypergraph ? "hypergraph" : "bipartite", c->global_head ? (c->z_p_scale_alive ? ", head on N z_p" : ", head on z_p") : "",
              gh[c->gene_head], c->global_head || c->gene_head == CG_HC_GENE_HEAD_NONE ? "" : " only");

@@ -35,7 +35,7 @@ cg_hetero_cell_config cg_hetero_cell_published(void) {
     return c;
 }
 
-static const char *gene_head_names[] = {"none", "additive", "pairwise"};
+static const char *gene_head_names[] = {"none", "additive", "pairwise", "triple"};
 
 static cg_status bad(const char *name, const char *key, const char *what) {
     return cg_error(CG_ERR_FORMAT, "%s: key '%s': %s", name, key, what);
@@ -94,9 +94,9 @@ cg_status cg_hetero_cell_config_parse(const char *json, const char *name, cg_het
             else s = bad(name, k, "expected \"alive\" or \"none\"");
         } else if (strcmp(k, "gene_head") == 0) {
             int found = -1;
-            for (int j = 0; j < 3; j++)
+            for (int j = 0; j < 4; j++)
                 if (cJSON_IsString(it) && strcmp(it->valuestring, gene_head_names[j]) == 0) found = j;
-            if (found < 0) s = bad(name, k, "expected \"none\", \"additive\" or \"pairwise\"");
+            if (found < 0) s = bad(name, k, "expected \"none\", \"additive\", \"pairwise\" or \"triple\"");
             else cfg->gene_head = (cg_hc_gene_head)found;
         } else
         if (strcmp(k, "hidden_channels") == 0) s = get_int(it, name, k, 1, 4096, &cfg->hidden);
