@@ -120,6 +120,24 @@ static int check_rows(const char *text) {
     return rows;
 }
 
+/* ------------------------------------------------------------------ --help */
+
+/* every command answers --help (and -h) with its usage on stdout and exit status 0, doing nothing else */
+static void test_command_help(void **state) {
+    (void)state;
+    if (!getenv("CELLGRAPH_CLI")) skip();
+    const char *cmds[] = {"graph", "data", "train", "eval", "predict", "screen", "benchmark"};
+    char out[4096];
+    for (int c = 0; c < 7; c++) {
+        assert_int_equal(tu_run_cli(out, sizeof out, "%s --help", cmds[c]), 0);
+        if (!strstr(out, "usage") || !strstr(out, cmds[c])) fail_msg("cellgraph %s --help printed: %s", cmds[c], out);
+        assert_int_equal(tu_run_cli(out, sizeof out, "%s -h", cmds[c]), 0);
+    }
+    /* after other options too, without running the command */
+    assert_int_equal(tu_run_cli(out, sizeof out, "train --max-steps 1 --help"), 0);
+    assert_null(strstr(out, "training"));
+}
+
 /* ------------------------------------------------------------------ predict --input */
 
 static void test_predict_tsv(void **state) {
@@ -352,6 +370,7 @@ static void test_screen_partial_file(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_command_help),
         cmocka_unit_test(test_predict_tsv),
         cmocka_unit_test(test_predict_output_files),
         cmocka_unit_test(test_screen_complete_file),
