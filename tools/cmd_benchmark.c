@@ -72,6 +72,27 @@ static bool read_cell(const char *run_dir, cell *c) {
     return found;
 }
 
+/* Whether the run in run_dir was trained with the model and training settings of the config file
+ * cfg_path (the run's config.json against the file; the split, seed and step budget are the run's own). */
+static bool same_config(const char *run_dir, const char *cfg_path) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/config.json", run_dir);
+    cg_model_config m_run, m_cur;
+    cg_train_config t_run, t_cur;
+    if (cg_model_config_load(path, &m_run) != CG_OK || cg_train_config_load(path, &t_run) != CG_OK ||
+        cg_model_config_load(cfg_path, &m_cur) != CG_OK || cg_train_config_load(cfg_path, &t_cur) != CG_OK)
+        return false;
+    t_cur.split = t_run.split;
+    t_cur.seed = t_run.seed;
+    t_cur.max_steps = t_run.max_steps;
+    t_cur.perturbation = t_run.perturbation;
+    char *a = cg_model_config_json(&m_run), *b = cg_model_config_json(&m_cur);
+    char *c = cg_train_config_json(&t_run), *d = cg_train_config_json(&t_cur);
+    bool same = a && b && c && d && strcmp(a, b) == 0 && strcmp(c, d) == 0;
+    free(a), free(b), free(c), free(d);
+    return same;
+}
+
 /* the validation losses of a run in order (at most max), from its metrics.jsonl; returns their number */
 static int read_val_losses(const char *run_dir, double *v, int max) {
     char path[4400];
@@ -232,8 +253,14 @@ int cmd_benchmark(int argc, char **argv) {
                 snprintf(dir, sizeof dir, "%s/%s/%s/seed%d", runs, models[mi], splits[si], 42 + sd);
                 k_run++;
                 if (read_cell(dir, &cells[mi][si][sd])) {
-                    printf("[%d/%d] %s %s seed %d: done (kept)\n", k_run, total, models[mi], splits[si], 42 + sd);
-                    continue;
+                    if (same_config(dir, cfg_path[mi])) {
+                        printf("[%d/%d] %s %s seed %d: done (kept)\n", k_run, total, models[mi], splits[si], 42 + sd);
+                        continue;
+                    }
+                    /* a finished run of another config is not a result of this one */
+                    cells[mi][si][sd].done = false;
+                    printf("[%d/%d] %s %s seed %d: %s was trained with another config than %s: %s\n", k_run, total,
+                           models[mi], splits[si], 42 + sd, dir, cfg_path[mi], report_only ? "left out" : "trained again");
                 }
                 if (report_only) {
                     for (int k = 0; k < K; k++) cells[mi][si][sd].v[k][0] = cells[mi][si][sd].v[k][1] =
