@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -78,6 +79,83 @@ static void steps(cg_trainer *t, int n) {
     }
 }
 
+static void copy_file(const char *from, const char *to) {
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    assert_non_null(a);
+    assert_non_null(b);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0) assert_int_equal(fwrite(buf, 1, n, b), n);
+    fclose(a);
+    fclose(b);
+}
+
+/* The last checkpoint and the optimizer state have one commit point (cg_trainer_save): a save stopped
+ * at any instant leaves a run that resumes. The instants, made by hand from two real saves (steps 2, 4):
+ * before the commit (checkpoint and optimizer_last of step 2, a finished optimizer_next of step 4); after
+ * the commit, before the final rename (checkpoint of step 4, optimizer_last of step 2, optimizer_next of
+ * step 4). Without the optimizer state of the checkpoint's step, resume is refused naming both steps. */
+static void test_resume_after_interrupted_save(void **state) {
+    (void)state;
+    if (!have) skip();
+    char dir[512], p[6][1024];
+    tu_temp_path(dir, sizeof dir, "run_interrupted");
+    mkdir(dir, 0755);
+    const char *names[6] = {"checkpoint_last", "optimizer_last", "optimizer_next", "ckpt2", "opt2", "opt4"};
+    for (int i = 0; i < 6; i++) snprintf(p[i], sizeof p[i], "%s/%s.safetensors", dir, names[i]);
+    cg_model m;
+    cg_trainer t;
+    make(&m, &t);
+    steps(&t, 2);
+    assert_int_equal(cg_trainer_save(&t, dir, "last"), CG_OK);
+    assert_int_equal(access(p[2], F_OK), -1); /* renamed into optimizer_last */
+    copy_file(p[0], p[3]);
+    copy_file(p[1], p[4]);
+    steps(&t, 2);
+    assert_int_equal(cg_trainer_save(&t, dir, "last"), CG_OK);
+    copy_file(p[1], p[5]);
+    const int64_t P = cg_model_params(&m)->total;
+    float *m4 = malloc((size_t)P * sizeof *m4);
+    memcpy(m4, t.opt.exp_avg, (size_t)P * sizeof *m4);
+    for (int instant = 0; instant < 3; instant++) {
+        if (instant == 0) { /* before the commit */
+            copy_file(p[3], p[0]);
+            copy_file(p[4], p[1]);
+            copy_file(p[5], p[2]);
+        } else if (instant == 1) { /* after the commit, before the rename */
+            copy_file(p[5], p[2]);
+            copy_file(p[4], p[1]);
+            /* checkpoint of step 4 */
+            assert_int_equal(cg_trainer_save(&t, dir, "best"), CG_OK);
+            char best[1024];
+            snprintf(best, sizeof best, "%s/checkpoint_best.safetensors", dir);
+            copy_file(best, p[0]);
+        } else { /* the optimizer state of step 4 lost */
+            copy_file(p[4], p[1]);
+            unlink(p[2]);
+        }
+        cg_model m2;
+        cg_trainer t2;
+        make(&m2, &t2);
+        cg_status s = cg_trainer_resume(&t2, dir);
+        if (instant < 2) {
+            if (s != CG_OK) fail_msg("instant %d: %s", instant, cg_last_error());
+            assert_int_equal(t2.step, instant == 0 ? 2 : 4);
+            if (instant == 1) assert_memory_equal(t2.opt.exp_avg, m4, (size_t)P * sizeof *m4);
+            steps(&t2, 1); /* and it trains on */
+        } else {
+            assert_int_equal(s, CG_ERR_FORMAT);
+            assert_non_null(strstr(cg_last_error(), "step 2"));
+            assert_non_null(strstr(cg_last_error(), "step 4"));
+        }
+        cg_trainer_free(&t2);
+        cg_model_free(&m2);
+    }
+    free(m4);
+    cg_trainer_free(&t);
+    cg_model_free(&m);
+}
+
 static void test_resume_bitwise(void **state) {
     (void)state;
     if (!have) skip();
@@ -137,7 +215,11 @@ static void test_resume_bitwise(void **state) {
 static void test_composite_loss(void **state) {
     (void)state;
     if (!have) skip();
-    cg_model_config mc = small_model();
+    /* SupCR works on z_p: HeteroCell with its global head */
+    cg_model_config mc;
+    if (cg_model_config_parse("{\"model\": \"hetero_cell\", \"hidden_channels\": 16, \"heads\": 2, \"num_layers\": 1, "
+                              "\"global_head\": true}", "small", &mc) != CG_OK)
+        fail_msg("%s", cg_last_error());
     cg_train_config tc = small_train();
     tc.lambda_dist = 0.5;
     tc.lambda_supcr = 0.1;
@@ -423,6 +505,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_parse),
         cmocka_unit_test(test_resume_bitwise),
+        cmocka_unit_test(test_resume_after_interrupted_save),
         cmocka_unit_test(test_progress_metadata_and_bounds),
         cmocka_unit_test(test_composite_loss),
         cmocka_unit_test(test_cli_predict),

@@ -2,6 +2,7 @@
 #include "cellgraph/trainer.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,22 +508,36 @@ cg_status cg_trainer_save(const cg_trainer *t, const char *dir, const char *tag)
     if (s == CG_OK) s = set_meta_num(&w, "best_epoch", t->best_epoch);
     free(mc);
     free(tc);
+    const bool last = strcmp(tag, "last") == 0;
+    /* "last" is a pair (parameters and optimizer state of one step) with one commit point: the optimizer
+     * state goes to optimizer_next first, then checkpoint_last is renamed into place (the commit), then
+     * optimizer_next becomes optimizer_last. A crash at any instant leaves a checkpoint_last whose step
+     * one of optimizer_last / optimizer_next has (cg_trainer_resume picks it). Each file itself is written
+     * to a temporary name and renamed (cg_safetensors_writer_write). */
+    char opt_next[4096], opt_last[4096];
+    snprintf(opt_next, sizeof opt_next, "%s/optimizer_next.safetensors", dir);
+    snprintf(opt_last, sizeof opt_last, "%s/optimizer_last.safetensors", dir);
+    if (s == CG_OK && last) {
+        /* optimizer state: AdamW moments laid out like the parameter block, and the step count */
+        cg_safetensors_writer ow;
+        cg_safetensors_writer_init(&ow);
+        int64_t n = ps->total;
+        s = cg_safetensors_writer_add(&ow, "exp_avg", CG_ST_F32, 1, &n, t->opt.exp_avg);
+        if (s == CG_OK) s = cg_safetensors_writer_add(&ow, "exp_avg_sq", CG_ST_F32, 1, &n, t->opt.exp_avg_sq);
+        if (s == CG_OK) s = cg_safetensors_writer_set_metadata(&ow, "format", OPT_FORMAT);
+        if (s == CG_OK) s = set_meta_num(&ow, "t", (double)t->opt.t);
+        if (s == CG_OK) s = set_meta_num(&ow, "step", (double)t->step);
+        if (s == CG_OK) s = cg_safetensors_writer_write(&ow, opt_next);
+        cg_safetensors_writer_free(&ow);
+    }
     snprintf(path, sizeof path, "%s/checkpoint_%s.safetensors", dir, tag);
     if (s == CG_OK) s = cg_safetensors_writer_write(&w, path);
     cg_safetensors_writer_free(&w);
-    if (s != CG_OK || strcmp(tag, "last") != 0) return s;
-    /* optimizer state: AdamW moments laid out like the parameter block, and the step count */
-    cg_safetensors_writer_init(&w);
-    int64_t n = ps->total;
-    s = cg_safetensors_writer_add(&w, "exp_avg", CG_ST_F32, 1, &n, t->opt.exp_avg);
-    if (s == CG_OK) s = cg_safetensors_writer_add(&w, "exp_avg_sq", CG_ST_F32, 1, &n, t->opt.exp_avg_sq);
-    if (s == CG_OK) s = cg_safetensors_writer_set_metadata(&w, "format", OPT_FORMAT);
-    if (s == CG_OK) s = set_meta_num(&w, "t", (double)t->opt.t);
-    if (s == CG_OK) s = set_meta_num(&w, "step", (double)t->step);
-    snprintf(path, sizeof path, "%s/optimizer_last.safetensors", dir);
-    if (s == CG_OK) s = cg_safetensors_writer_write(&w, path);
-    cg_safetensors_writer_free(&w);
-    return s;
+    if (s != CG_OK || !last) return s;
+    if (rename(opt_next, opt_last) != 0)
+        return cg_error(CG_ERR_IO, "%s: cannot rename to %s: %s (the run resumes from %s)", opt_next, opt_last,
+                        strerror(errno), opt_next);
+    return CG_OK;
 }
 
 static double meta_num(const cg_safetensors *st, const char *key, bool *ok) {
@@ -639,6 +654,17 @@ cg_status cg_checkpoint_load_params(const char *path, cg_model *m) {
     return s;
 }
 
+/* the "step" of an optimizer state file, NaN when it cannot be read (missing, foreign, damaged) */
+static double optimizer_step(const char *path) {
+    cg_safetensors *st = NULL;
+    if (cg_safetensors_open(path, &st) != CG_OK) return NAN;
+    const char *fmt = cg_safetensors_metadata(st, "format");
+    bool ok = fmt && strcmp(fmt, OPT_FORMAT) == 0;
+    double step = ok ? meta_num(st, "step", &ok) : NAN;
+    cg_safetensors_close(st);
+    return ok ? step : NAN;
+}
+
 cg_status cg_trainer_resume(cg_trainer *t, const char *dir) {
     char path[4096];
     snprintf(path, sizeof path, "%s/checkpoint_last.safetensors", dir);
@@ -688,6 +714,15 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *dir) {
     t->bad_epochs = (int)bad;
     t->best_val = best_val;
     t->best_epoch = (int)best_epoch;
+    /* the optimizer state of the checkpoint's step: optimizer_last, or optimizer_next when a save stopped
+     * between its commit (checkpoint_last) and the final rename (cg_trainer_save) */
+    snprintf(path, sizeof path, "%s/optimizer_next.safetensors", dir);
+    if (optimizer_step(path) == (double)t->step) {
+        char last_path[4096];
+        snprintf(last_path, sizeof last_path, "%s/optimizer_last.safetensors", dir);
+        if (optimizer_step(last_path) != (double)t->step && rename(path, last_path) != 0)
+            return cg_error(CG_ERR_IO, "%s: cannot rename to %s: %s", path, last_path, strerror(errno));
+    }
     snprintf(path, sizeof path, "%s/optimizer_last.safetensors", dir);
     if ((s = cg_safetensors_open(path, &st)) != CG_OK) return s;
     cg_safetensors_info a, b;
