@@ -484,6 +484,62 @@ static void test_progress_metadata_and_bounds(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* Config files are read strictly by every loader (training settings, model configs of every model):
+ * text after the object, a key given twice (at any depth), a directory, a NUL byte, an empty file and a
+ * file over 1 MB are errors naming the file (and the key, or the line and column). */
+static void test_config_files_strict(void **state) {
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t len;
+        const char *want;
+    } cases[] = {
+        {"{\"model\": \"additive\"} x", 0, "line 1, column 23"},
+        {"{\"model\": \"additive\",\n \"train\": {\"lr\": 0.1,\n \"lr\": 0.2}}", 0, "key 'lr' given twice"},
+        {"{\"model\": \"additive\", \"model\": \"hetero_cell\"}", 0, "key 'model' given twice"},
+        {"{\"model\": \"additive\"}\0{}", 24, "NUL byte at offset 21"},
+        {"  \n", 0, "empty"},
+        {"[1]", 0, "not a JSON object"},
+    };
+    char path[512];
+    tu_temp_path(path, sizeof path, "strict.json");
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        FILE *f = fopen(path, "wb");
+        size_t n = cases[i].len ? cases[i].len : strlen(cases[i].text);
+        assert_int_equal(fwrite(cases[i].text, 1, n, f), n);
+        fclose(f);
+        cg_train_config tc;
+        cg_model_config mc;
+        assert_int_equal(cg_train_config_load(path, &tc), CG_ERR_FORMAT);
+        if (!strstr(cg_last_error(), cases[i].want) || !strstr(cg_last_error(), path))
+            fail_msg("case %zu: '%s' lacks '%s'", i, cg_last_error(), cases[i].want);
+        assert_int_equal(cg_model_config_load(path, &mc), CG_ERR_FORMAT);
+        assert_non_null(strstr(cg_last_error(), cases[i].want));
+    }
+    /* over 1 MB */
+    FILE *f = fopen(path, "wb");
+    fputc('{', f);
+    for (int i = 0; i < (1 << 20); i++) fputc(' ', f);
+    fputc('}', f);
+    fclose(f);
+    cg_train_config tc;
+    assert_int_equal(cg_train_config_load(path, &tc), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "largest read"));
+    /* a directory */
+    char dir[512];
+    tu_temp_path(dir, sizeof dir, "config_dir");
+    mkdir(dir, 0755);
+    cg_model_config mc;
+    assert_int_equal(cg_model_config_load(dir, &mc), CG_ERR_IO);
+    assert_non_null(strstr(cg_last_error(), "is a directory"));
+    /* a valid file still loads */
+    f = fopen(path, "wb");
+    fputs("{\"model\": \"additive\", \"train\": {\"lr\": 0.1}}\n", f);
+    fclose(f);
+    assert_int_equal(cg_train_config_load(path, &tc), CG_OK);
+    assert_int_equal(cg_model_config_load(path, &mc), CG_OK);
+}
+
 static void test_config_parse(void **state) {
     (void)state;
     cg_train_config c;
@@ -504,6 +560,7 @@ static void test_config_parse(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_parse),
+        cmocka_unit_test(test_config_files_strict),
         cmocka_unit_test(test_resume_bitwise),
         cmocka_unit_test(test_resume_after_interrupted_save),
         cmocka_unit_test(test_progress_metadata_and_bounds),

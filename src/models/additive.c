@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cellgraph/autograd.h"
+#include "core/config_file.h"
 
 #define K CG_NUM_LABELS
 
@@ -16,11 +17,9 @@ cg_additive_config cg_additive_defaults(void) { return (cg_additive_config){.mea
 
 cg_status cg_additive_config_parse(const char *json, const char *name, cg_additive_config *cfg) {
     *cfg = cg_additive_defaults();
-    cJSON *root = cJSON_Parse(json ? json : "");
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return cg_error(CG_ERR_FORMAT, "%s: not a JSON object", name);
-    }
+    cJSON *root = NULL;
+    cg_status s_json = cg_json_object_parse(json, name, &root);
+    if (s_json != CG_OK) return s_json;
     cg_status s = CG_OK;
     cJSON *it;
     cJSON_ArrayForEach(it, root) {

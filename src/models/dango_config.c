@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cellgraph/dango.h"
+#include "core/config_file.h"
 
 _Static_assert(sizeof(cg_dango_config) <= CG_MODEL_CONFIG_BYTES, "cg_dango_config too large");
 
@@ -37,11 +38,9 @@ static cg_status number(cJSON *it, const char *name, double lo, double hi, bool 
 
 cg_status cg_dango_config_parse(const char *json, const char *name, cg_dango_config *cfg) {
     *cfg = cg_dango_defaults();
-    cJSON *root = cJSON_Parse(json ? json : "");
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return cg_error(CG_ERR_FORMAT, "%s: not a JSON object", name);
-    }
+    cJSON *root = NULL;
+    cg_status s_json = cg_json_object_parse(json, name, &root);
+    if (s_json != CG_OK) return s_json;
     cg_status s = CG_OK;
     bool lambda_given = false;
     int n_lambda = 0;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cellgraph/hetero_cell.h"
+#include "core/config_file.h"
 
 /* ------------------------------------------------------------------ configuration */
 
@@ -68,11 +69,9 @@ static cg_status get_bool(cJSON *v, const char *name, const char *key, bool *out
 
 cg_status cg_hetero_cell_config_parse(const char *json, const char *name, cg_hetero_cell_config *cfg) {
     *cfg = cg_hetero_cell_defaults();
-    cJSON *root = cJSON_Parse(json);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return cg_error(CG_ERR_FORMAT, "%s: not a JSON object", name);
-    }
+    cJSON *root = NULL;
+    cg_status s_json = cg_json_object_parse(json, name, &root);
+    if (s_json != CG_OK) return s_json;
     cg_status s = CG_OK;
     /* "form" first: the preset that the other keys refine */
     cJSON *form = cJSON_GetObjectItemCaseSensitive(root, "form");
@@ -161,15 +160,11 @@ cg_status cg_hetero_cell_config_parse(const char *json, const char *name, cg_het
 }
 
 cg_status cg_hetero_cell_config_load(const char *path, cg_hetero_cell_config *cfg) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return cg_error(CG_ERR_IO, "%s: cannot open the model config", path);
-    char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    bool too_long = !feof(f);
-    fclose(f);
-    if (too_long) return cg_error(CG_ERR_FORMAT, "%s: config larger than 64 KB", path);
-    buf[n] = '\0';
-    return cg_hetero_cell_config_parse(buf, path, cfg);
+    char *text = NULL;
+    cg_status s = cg_config_file_read(path, &text);
+    if (s == CG_OK) s = cg_hetero_cell_config_parse(text, path, cfg);
+    free(text);
+    return s;
 }
 
 char *cg_hetero_cell_config_json(const cg_hetero_cell_config *c) {

@@ -8,6 +8,7 @@
 
 #include "cellgraph/autograd.h"
 #include "cellgraph/deletion.h"
+#include "core/config_file.h"
 
 /* ------------------------------------------------------------------ registry */
 
@@ -71,11 +72,9 @@ void cg_model_config_defaults(cg_model_config *cfg, const cg_model_type *type) {
 }
 
 cg_status cg_model_config_parse(const char *json, const char *name, cg_model_config *cfg) {
-    cJSON *root = cJSON_Parse(json ? json : "");
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return cg_error(CG_ERR_FORMAT, "%s: not a JSON object", name);
-    }
+    cJSON *root = NULL;
+    cg_status s_json = cg_json_object_parse(json, name, &root);
+    if (s_json != CG_OK) return s_json;
     cJSON *mn = cJSON_GetObjectItemCaseSensitive(root, "model");
     const cg_model_type *type = NULL;
     cg_status s = CG_OK;
@@ -93,20 +92,10 @@ cg_status cg_model_config_parse(const char *json, const char *name, cg_model_con
 }
 
 cg_status cg_model_config_load(const char *path, cg_model_config *cfg) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return cg_error(CG_ERR_IO, "%s: cannot open the model config", path);
-    char *buf = malloc(65536);
-    if (!buf) {
-        fclose(f);
-        return cg_error(CG_ERR_NOMEM, "%s: out of memory", path);
-    }
-    size_t n = fread(buf, 1, 65535, f);
-    bool too_long = !feof(f);
-    fclose(f);
-    buf[n] = '\0';
-    cg_status s = too_long ? cg_error(CG_ERR_FORMAT, "%s: config larger than 64 KB", path)
-                           : cg_model_config_parse(buf, path, cfg);
-    free(buf);
+    char *text = NULL;
+    cg_status s = cg_config_file_read(path, &text);
+    if (s == CG_OK) s = cg_model_config_parse(text, path, cfg);
+    free(text);
     return s;
 }
 

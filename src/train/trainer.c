@@ -13,6 +13,7 @@
 #include "cellgraph/deletion.h"
 #include "cellgraph/rng.h"
 #include "cellgraph/safetensors.h"
+#include "core/config_file.h"
 
 #define CKPT_FORMAT "cellgraph.checkpoint/1"
 #define OPT_FORMAT "cellgraph.optimizer/1"
@@ -46,11 +47,9 @@ static cg_status num(cJSON *v, const char *name, const char *key, double lo, dou
 
 cg_status cg_train_config_parse(const char *json, const char *name, cg_train_config *cfg) {
     *cfg = cg_train_defaults();
-    cJSON *root = cJSON_Parse(json);
-    if (!cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return cg_error(CG_ERR_FORMAT, "%s: not a JSON object", name);
-    }
+    cJSON *root = NULL;
+    cg_status s_json = cg_json_object_parse(json, name, &root);
+    if (s_json != CG_OK) return s_json;
     cJSON *tr = cJSON_GetObjectItem(root, "train");
     cg_status s = CG_OK;
     if (tr && !cJSON_IsObject(tr)) s = cg_error(CG_ERR_FORMAT, "%s: 'train' must be an object", name);
@@ -134,13 +133,11 @@ cg_status cg_train_config_check(const cg_train_config *c, const char *name) {
 }
 
 cg_status cg_train_config_load(const char *path, cg_train_config *cfg) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return cg_error(CG_ERR_IO, "%s: cannot open the config", path);
-    char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return cg_train_config_parse(buf, path, cfg);
+    char *text = NULL;
+    cg_status s = cg_config_file_read(path, &text);
+    if (s == CG_OK) s = cg_train_config_parse(text, path, cfg);
+    free(text);
+    return s;
 }
 
 char *cg_train_config_json(const cg_train_config *c) {
