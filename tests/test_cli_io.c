@@ -7,6 +7,8 @@
  * Two small additive checkpoints with different parameters are trained by the CLI itself on the real data
  * ($CELLGRAPH_TEST_DATA, $CELLGRAPH_CLI; skipped without them). */
 #include <stdarg.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,6 +309,22 @@ static void test_screen_complete_file(void **state) {
     assert_int_not_equal(screen(out, sizeof out, CKPT_A, genes, 2, res, ""), 0);
     assert_non_null(strstr(out, "not a complete screen"));
     free(first);
+    remove(res);
+    /* another process holding the screen's lock: refused at once, naming it; nothing written */
+    char lock[720];
+    snprintf(lock, sizeof lock, "%s.lock", res);
+    int fd = open(lock, O_RDWR | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    assert_int_equal(pwrite(fd, "4242\n", 5, 0), 5);
+    assert_int_not_equal(screen(out, sizeof out, CKPT_A, genes, 2, res, ""), 0);
+    if (!strstr(out, "in use by another cellgraph process (pid 4242")) fail_msg("%s", out);
+    assert_int_equal(access(res, F_OK), -1);
+    char partial[720];
+    snprintf(partial, sizeof partial, "%s.partial", res);
+    assert_int_equal(access(partial, F_OK), -1);
+    close(fd); /* released: the screen runs */
+    assert_int_equal(screen(out, sizeof out, CKPT_A, genes, 2, res, ""), 0);
     remove(res);
 }
 

@@ -43,6 +43,12 @@ bool cli_option(int argc, char **argv, int *i, const char *name, const char **va
 /* Prints "cellgraph: <message>" for the thread's last error and returns exit code 1. */
 int cli_fail(void);
 
+/* An exclusive lock (flock) on the file path (created; it holds the holder's pid), guarding `what` (a run
+ * folder, a screen output): the descriptor, or -1 with the error set (CG_ERR_STATE naming the other
+ * process when it is held). The lock ends with cli_unlock or the process. */
+int cli_lock(const char *path, const char *what);
+void cli_unlock(int fd);
+
 /* Seconds on the monotonic clock (timings printed by the commands). */
 double cli_now(void);
 

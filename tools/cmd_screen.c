@@ -308,8 +308,11 @@ int cmd_screen(int argc, char **argv) {
     cg_ctx ctx;
     bool ctx_ok = false, hg_ok = false;
     cg_graph_index hg;
-    char partial[4200];
+    char partial[4200], lock_path[4200];
     snprintf(partial, sizeof partial, "%s.partial", output);
+    snprintf(lock_path, sizeof lock_path, "%s.lock", output);
+    const int lock = cli_lock(lock_path, output);
+    if (lock < 0) goto out;
     cg_perturbation_path mode;
     if (cg_model_resolve_path(&m.cfg, perturbation ? pc : info.train.perturbation, false, &mode) != CG_OK) goto out;
     if (cg_graph_genes(g, &genes) != CG_OK) goto out;
@@ -450,6 +453,7 @@ int cmd_screen(int argc, char **argv) {
     rc = 0;
 out:
     if (rc) cli_fail();
+    cli_unlock(lock);
     if (f) fclose(f);
     if (hg_ok) cg_graph_index_free(&hg);
     if (ctx_ok) cg_ctx_free(&ctx);

@@ -252,6 +252,10 @@ int cmd_train(int argc, char **argv) {
     cg_model m;
     cg_trainer t;
     int rc = 1;
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s/.lock", run_dir);
+    const int lock = cli_lock(lock_path, run_dir);
+    if (lock < 0) goto done_data;
     if (cg_model_init(&m, &mc, g) != CG_OK) goto done_data;
     if (cg_trainer_init(&t, &m, g, &d, &tc) != CG_OK) goto done_model;
     if (resume && cg_trainer_resume(&t, run_dir) != CG_OK) goto done_trainer;
@@ -435,6 +439,7 @@ done_model:
     cg_model_free(&m);
 done_data:
     if (rc) cli_fail();
+    cli_unlock(lock);
     cg_dataset_free(&d);
     cg_graph_free(g);
     return rc;
