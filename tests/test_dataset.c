@@ -347,6 +347,33 @@ static void test_query_split(void **state) {
     free(q.part);
 }
 
+/* A source file that contributes nothing is an error naming it: a data folder whose phenotype folders
+ * are the real ones (symbolic links) except one file, empty, then header-only rows all dropped. */
+static void test_empty_source(void **state) {
+    (void)state;
+    if (!GENES) skip();
+    char dir[600], sub[700], path[800], cmd[4000];
+    tu_temp_path(dir, sizeof dir, "data_empty_source");
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s/phenotypes/costanzo2016-smf' && ln -s '%s/phenotypes/dcell-go0006281' "
+             "'%s/phenotypes/' && ln -s '%s/phenotypes/sga-test-screen' '%s/phenotypes/'", dir, dir, data_dir(), dir,
+             data_dir(), dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(sub, sizeof sub, "%s/phenotypes/costanzo2016-smf", dir);
+    snprintf(path, sizeof path, "%s/smf_t30_150803.txt", sub);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    cg_dataset d;
+    assert_int_equal(cg_dataset_build(dir, GENES, NULL, &d), CG_ERR_FORMAT);
+    if (!strstr(cg_last_error(), "smf_t30_150803.txt: no data rows")) fail_msg("%s", cg_last_error());
+    /* rows, every one dropped (unknown genes) */
+    f = fopen(path, "w");
+    fputs("YNOTAGENE_dma1\t0.9\t0.01\nYNOTAGENE2_dma2\t0.8\t0.01\n", f);
+    fclose(f);
+    assert_int_equal(cg_dataset_build(dir, GENES, NULL, &d), CG_ERR_FORMAT);
+    if (!strstr(cg_last_error(), "all 2 data rows were dropped")) fail_msg("%s", cg_last_error());
+}
+
 static void test_roundtrip(void **state) {
     (void)state;
     if (!GENES) skip();
@@ -378,6 +405,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merge_rule),   cmocka_unit_test(test_real_counts), cmocka_unit_test(test_random_split),
         cmocka_unit_test(test_gene_split),   cmocka_unit_test(test_query_split), cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_empty_source),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

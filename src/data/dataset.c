@@ -388,6 +388,19 @@ static cg_status collect(void *ctx, const cg_pheno_record *r) {
     return CG_OK;
 }
 
+/* A source file must contribute: an empty (or header-only) file, or one whose every row was dropped, is an
+ * error naming it (the dataset would otherwise lack the source without a word). */
+static cg_status check_contributes(const char *path, const cg_pheno_stats *st) {
+    if (st->rows == 0)
+        return cg_error(CG_ERR_FORMAT, "%s: no data rows (an empty or header-only file); the dataset needs every "
+                        "source", path);
+    if (st->records == 0)
+        return cg_error(CG_ERR_FORMAT, "%s: all %lld data rows were dropped (first reason: %s, e.g. %s); the dataset "
+                        "needs every source", path, (long long)st->rows, st->n_reasons ? st->reason[0] : "none",
+                        st->n_reasons ? st->example[0] : "-");
+    return CG_OK;
+}
+
 cg_status cg_dataset_build(const char *data_dir, const cg_genes *genes, const cg_dataset_options *opt,
                            cg_dataset *out) {
     memset(out, 0, sizeof *out);
@@ -403,6 +416,7 @@ cg_status cg_dataset_build(const char *data_dir, const cg_genes *genes, const cg
         snprintf(path, sizeof path, "%s/%s", data_dir, rel);                                                           \
         c.current = n;                                                                                                 \
         s = call;                                                                                                      \
+        if (s == CG_OK) s = check_contributes(path, &st[n]);                                                           \
         n++;                                                                                                           \
     } while (0)
     RUN("phenotypes/costanzo2016-smf/smf_t30_150803.txt", cg_read_costanzo_smf(path, genes, collect, &c, &st[n]));
