@@ -273,7 +273,9 @@ int cmd_train(int argc, char **argv) {
     }
     char desc[256] = "", what[320];
     if (mc.type->describe) mc.type->describe(cg_model_config_cdata(&mc), desc, sizeof desc);
-    if (mc.type->uses_graph)
+    const bool perturbed = mc.type->uses_perturbed_pass ? mc.type->uses_perturbed_pass(cg_model_config_cdata(&mc))
+                                                        : mc.type->uses_graph;
+    if (perturbed)
         snprintf(what, sizeof what, "%s%s%s perturbation", desc, desc[0] ? ", " : "", cg_perturbation_path_name(t.mode_train));
     else
         snprintf(what, sizeof what, "%s", desc);

@@ -110,6 +110,10 @@ struct cg_model_type {
     /* optional: an auxiliary training loss [1] added to the trainer's loss each training step (after
      * forward, same ctx; e.g. DANGO's reconstruction), or NULL for none this step (status in ctx on error) */
     cg_tensor *(*aux_loss)(cg_ctx *ctx, const void *model);
+    /* optional: whether forward evaluates the perturbed genotypes on the graph with this config (the
+     * perturbation path matters); absent = uses_graph. HeteroCell without its global head reads only the
+     * wildtype pass. */
+    bool (*uses_perturbed_pass)(const void *cfg);
 };
 
 /* ---- the registry ---- */

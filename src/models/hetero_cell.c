@@ -357,8 +357,10 @@ static void t_describe(const void *cfg, char *buf, size_t len) {
     static const char *gh[] = {"", ", additive gene head", ", pairwise gene head", ", triple gene head"};
     snprintf(buf, len, "D %d, L %d, %d heads, %s%s%s%s", c->hidden, c->layers, c->heads,
              c->hypergraph ? "hypergraph" : "bipartite", c->global_head ? (c->z_p_scale_alive ? ", head on N z_p" : ", head on z_p") : "",
-             gh[c->gene_head], c->global_head || c->gene_head == CG_HC_GENE_HEAD_NONE ? "" : " only");
+             gh[c->gene_head], c->global_head || c->gene_head == CG_HC_GENE_HEAD_NONE ? "" : " (wildtype pass only)");
 }
+
+static bool t_uses_perturbed_pass(const void *cfg) { return ((const cg_hetero_cell_config *)cfg)->global_head; }
 
 const cg_model_type cg_hetero_cell_model_type = {
     .name = "hetero_cell",
@@ -375,4 +377,5 @@ const cg_model_type cg_hetero_cell_model_type = {
     .forward = t_forward,
     .uses_graph = true,
     .describe = t_describe,
+    .uses_perturbed_pass = t_uses_perturbed_pass,
 };
