@@ -16,6 +16,7 @@ PACKAGES=(
   libplplot-dev        # PNG plots (loss curves, predicted vs measured)
   plplot-driver-cairo  # PLplot's pngcairo device
   libomp-dev           # not needed by gcc (libgomp), kept for clang builds
+  strace               # tests: kills a command at a chosen system call (tests/test_crash.c)
 )
 
 missing=()

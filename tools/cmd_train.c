@@ -11,8 +11,10 @@
 
 #include "cellgraph/deletion.h"
 #include "cellgraph/genes.h"
+#include "cellgraph/lines.h"
 #include "cellgraph/metrics.h"
 #include "cellgraph/plot.h"
+#include "cellgraph/safetensors.h"
 #include "cellgraph/threads.h"
 #include "cellgraph/trainer.h"
 #include "cli.h"
@@ -21,6 +23,132 @@ static void fmt_time(char *buf, size_t len, double s) {
     if (!(s >= 0) || s > 1e7) snprintf(buf, len, "?");
     else if (s >= 3600) snprintf(buf, len, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
     else snprintf(buf, len, "%dm%02ds", (int)(s / 60), (int)s % 60);
+}
+
+/* On resume: metrics.jsonl keeps only what the run had written up to its last checkpoint (step `step`),
+ * so that the resumed run writes each line once. A kill after a validation line and before the
+ * checkpoint of that step, or during the final test evaluation, leaves lines the resumed run writes again
+ * (issue 18 item 10: the duplicated epoch). Kept: validation lines with "step" <= step. Dropped: later
+ * validation lines, "eval" lines (written after the last checkpoint, and again by the resumed run), and a
+ * torn last line (no newline). Any other line that is not a JSON object is an error naming the line. The
+ * file is rewritten through a temporary file and a rename; a missing file is left missing. */
+static cg_status trim_metrics(const char *path, int64_t step) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return errno == ENOENT ? CG_OK : cg_error(CG_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            char *b2 = cap < ((size_t)1 << 30) ? realloc(buf, cap * 2) : NULL;
+            if (!b2) free(buf);
+            buf = b2, cap *= 2;
+        }
+    }
+    bool read_error = ferror(f);
+    fclose(f);
+    if (!buf) return cg_error(CG_ERR_NOMEM, "%s: out of memory reading it", path);
+    if (read_error) {
+        free(buf);
+        return cg_error(CG_ERR_IO, "%s: read failed", path);
+    }
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *o = fopen(tmp, "wb");
+    if (!o) {
+        free(buf);
+        return cg_error(CG_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    }
+    cg_status s = CG_OK;
+    int lineno = 0;
+    for (size_t at = 0; at < n && s == CG_OK;) {
+        char *nl = memchr(buf + at, '\n', n - at);
+        if (!nl) break; /* a torn last line: cut off */
+        lineno++;
+        size_t len = (size_t)(nl - (buf + at));
+        cJSON *j = cJSON_ParseWithLength(buf + at, len);
+        const cJSON *st = j ? cJSON_GetObjectItemCaseSensitive(j, "step") : NULL;
+        if (!cJSON_IsObject(j) || !cJSON_IsNumber(st))
+            s = cg_error(CG_ERR_FORMAT, "%s: line %d is not a metrics line (a JSON object with a step); the run's "
+                         "metrics are damaged", path, lineno);
+        else if (!cJSON_GetObjectItemCaseSensitive(j, "eval") && st->valuedouble <= (double)step &&
+                 fwrite(buf + at, 1, len + 1, o) != len + 1)
+            s = cg_error(CG_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+        cJSON_Delete(j);
+        at += len + 1;
+    }
+    free(buf);
+    if (s == CG_OK && (fflush(o) != 0 || fsync(fileno(o)) != 0))
+        s = cg_error(CG_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+    if (fclose(o) != 0 && s == CG_OK) s = cg_error(CG_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+    if (s == CG_OK && rename(tmp, path) != 0)
+        s = cg_error(CG_ERR_IO, "%s: rename from '%s' failed: %s", path, tmp, strerror(errno));
+    if (s != CG_OK) unlink(tmp);
+    return s;
+}
+
+/* The train and validation losses of every validation line of metrics.jsonl, in order (arrays owned by
+ * the caller; *n = 0 and NULL arrays when there is none). */
+static cg_status read_loss_history(const char *path, double **train, double **val, int *n) {
+    *train = *val = NULL, *n = 0;
+    cg_lines r;
+    cg_status s = cg_lines_open(&r, path);
+    if (s != CG_OK) return s;
+    char *line;
+    size_t len;
+    int rc, cap = 0;
+    while ((rc = cg_lines_next(&r, &line, &len)) > 0) {
+        cJSON *j = cJSON_ParseWithLength(line, len);
+        const cJSON *tl = cJSON_GetObjectItemCaseSensitive(j, "train_loss"),
+                    *vl = cJSON_GetObjectItemCaseSensitive(j, "val_loss");
+        if (j && !cJSON_GetObjectItemCaseSensitive(j, "eval") && tl && vl) {
+            if (*n == cap) {
+                cap = cap ? 2 * cap : 64;
+                double *t2 = realloc(*train, (size_t)cap * sizeof *t2), *v2 = t2 ? realloc(*val, (size_t)cap * sizeof *v2) : NULL;
+                if (t2) *train = t2;
+                if (v2) *val = v2;
+                if (!t2 || !v2) {
+                    cJSON_Delete(j);
+                    cg_lines_close(&r);
+                    free(*train), free(*val);
+                    *train = *val = NULL, *n = 0;
+                    return cg_error(CG_ERR_NOMEM, "%s: out of memory", path);
+                }
+            }
+            /* null (a NaN loss) is plotted as a gap */
+            (*train)[*n] = cJSON_IsNumber(tl) ? tl->valuedouble : NAN;
+            (*val)[*n] = cJSON_IsNumber(vl) ? vl->valuedouble : NAN;
+            (*n)++;
+        }
+        cJSON_Delete(j);
+    }
+    cg_lines_close(&r);
+    if (rc < 0) {
+        free(*train), free(*val);
+        *train = *val = NULL, *n = 0;
+        return cg_last_status();
+    }
+    return CG_OK;
+}
+
+/* Writes text and a newline to path atomically: a temporary file (path.tmp.<pid>), flushed, fsynced and
+ * renamed over path; on any error the temporary file is removed and path is unchanged. */
+static cg_status write_text_file(const char *path, const char *text) {
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return cg_error(CG_ERR_IO, "%s: cannot write: %s", tmp, strerror(errno));
+    bool ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int e = errno;
+    if (fclose(f) != 0 && ok) ok = false, e = errno;
+    if (ok && rename(tmp, path) != 0) ok = false, e = errno;
+    if (!ok) {
+        unlink(tmp);
+        return cg_error(CG_ERR_IO, "%s: write failed: %s", path, strerror(e));
+    }
+    cg_remove_stale_temps(path);
+    return CG_OK;
 }
 
 /* Pearson's r of a label as text ("nan" when undefined). */
@@ -264,12 +392,9 @@ int cmd_train(int argc, char **argv) {
         char path[4200];
         snprintf(path, sizeof path, "%s/config.json", run_dir);
         char *txt = cli_run_config_json(&mc, &tc);
-        FILE *f = txt ? fopen(path, "w") : NULL;
-        if (f) {
-            fprintf(f, "%s\n", txt);
-            fclose(f);
-        }
+        cg_status cs = txt ? write_text_file(path, txt) : cg_error(CG_ERR_NOMEM, "%s: out of memory", path);
         free(txt);
+        if (cs != CG_OK) goto done_trainer;
     }
     char desc[256] = "", what[320];
     if (mc.type->describe) mc.type->describe(cg_model_config_cdata(&mc), desc, sizeof desc);
@@ -290,16 +415,17 @@ int cmd_train(int argc, char **argv) {
         const bool tty = isatty(STDERR_FILENO);
         const double start = cli_now();
         double last_print = start;
-        double train_hist[10000], val_hist[10000];
-        int n_hist = 0;
         char mpath[4200];
         snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", run_dir);
+        if (resume && trim_metrics(mpath, t.step) != CG_OK) goto done_trainer;
         FILE *mf = fopen(mpath, resume ? "a" : "w");
         if (!mf) {
             cg_error(CG_ERR_IO, "%s: cannot write: %s", mpath, strerror(errno));
             goto done_trainer;
         }
         bool stop = false, out_of_time = false, out_of_steps = tc.max_steps > 0 && t.step >= tc.max_steps;
+        double step_seconds = 0; /* in cg_trainer_step only: the training throughput line */
+        int64_t run_samples = 0, run_steps = 0;
         const int64_t per_epoch = (t.cfg.max_train_samples > 0 && t.cfg.max_train_samples < t.n_train ? t.cfg.max_train_samples
                                                                                                      : t.n_train);
         const int64_t steps_per_epoch = (per_epoch + tc.batch_size - 1) / tc.batch_size;
@@ -312,10 +438,14 @@ int cmd_train(int argc, char **argv) {
             while (!epoch_done) {
                 float loss;
                 int64_t pos = t.epoch_pos;
+                double step_start = cli_now();
                 if (cg_trainer_step(&t, &loss, &epoch_done) != CG_OK) {
                     fclose(mf);
                     goto done_trainer;
                 }
+                step_seconds += cli_now() - step_start;
+                run_steps++;
+                run_samples += t.epoch_pos - pos;
                 loss_sum += loss;
                 loss_n++;
                 done_samples += t.epoch_pos - pos;
@@ -367,8 +497,11 @@ int cmd_train(int argc, char **argv) {
             fprintf(mf, ",\"lr\":%.9g,\"minutes\":%.4f", t.lr_now, (cli_now() - start) / 60);
             json_metrics(mf, "val", vm);
             fprintf(mf, "}\n");
-            fflush(mf);
-            if (n_hist < 10000) train_hist[n_hist] = train_loss, val_hist[n_hist++] = val_loss;
+            if (fflush(mf) != 0 || ferror(mf)) { /* disk full, file-size limit: the line is not in the file */
+                cg_error(CG_ERR_IO, "%s: write failed: %s", mpath, strerror(errno));
+                fclose(mf);
+                goto done_trainer;
+            }
             /* best: the parameters just validated, at the epoch and position they were reached */
             if (improved && cg_trainer_save(&t, run_dir, "best") != CG_OK) {
                 fclose(mf);
@@ -383,11 +516,22 @@ int cmd_train(int argc, char **argv) {
             if (out_of_steps) printf("step budget of %lld steps reached\n", (long long)tc.max_steps);
         }
         fclose(mf);
+        if (run_steps > 0)
+            printf("training: %lld steps, %lld samples in %.1f s of steps (%.1f samples/s), %d threads\n",
+                   (long long)run_steps, (long long)run_samples, step_seconds, run_samples / fmax(step_seconds, 1e-9),
+                   cg_get_num_threads());
         char ppath[4200];
         snprintf(ppath, sizeof ppath, "%s/loss.png", run_dir);
         char ptitle[128];
         snprintf(ptitle, sizeof ptitle, "%s: loss per validation (train and validation on one scale)", cg_model_title(&m));
-        if (n_hist > 0 && cg_plot_losses(ppath, train_hist, val_hist, n_hist, ptitle) != CG_OK)
+        /* the whole run's history (a resumed run's too): the validation lines of metrics.jsonl */
+        double *train_hist = NULL, *val_hist = NULL;
+        int n_hist = 0;
+        if (read_loss_history(mpath, &train_hist, &val_hist, &n_hist) != CG_OK) goto done_trainer;
+        cg_status ps = n_hist > 0 ? cg_plot_losses(ppath, train_hist, val_hist, n_hist, ptitle) : CG_OK;
+        free(train_hist);
+        free(val_hist);
+        if (ps != CG_OK)
             fprintf(stderr, "cellgraph: warning: %s\n", cg_last_error());
     }
     {
@@ -421,12 +565,18 @@ int cmd_train(int argc, char **argv) {
         char mpath[4200];
         snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", run_dir);
         FILE *mf = fopen(mpath, "a");
-        if (mf) {
-            fprintf(mf, "{\"eval\":\"test\",\"split\":\"%s\",\"step\":%lld", cg_split_kind_name(t.cfg.split),
-                    (long long)t.step);
-            json_metrics(mf, "test", tm);
-            fprintf(mf, "}\n");
-            fclose(mf);
+        if (!mf) {
+            cg_error(CG_ERR_IO, "%s: cannot write: %s", mpath, strerror(errno));
+            goto done_trainer;
+        }
+        fprintf(mf, "{\"eval\":\"test\",\"split\":\"%s\",\"step\":%lld", cg_split_kind_name(t.cfg.split),
+                (long long)t.step);
+        json_metrics(mf, "test", tm);
+        fprintf(mf, "}\n");
+        bool werr = fflush(mf) != 0 || ferror(mf);
+        if (fclose(mf) != 0 || werr) {
+            cg_error(CG_ERR_IO, "%s: write failed: %s", mpath, strerror(errno));
+            goto done_trainer;
         }
         printf("\nrun stored in %s/: checkpoint_best.safetensors, checkpoint_last.safetensors, "
                "optimizer_last.safetensors, metrics.jsonl, config.json, loss.png, test_fitness.png, "

@@ -17,6 +17,7 @@
  * write error (disk full) is seen even though PLplot closes the FILE without checking.
  */
 #include "cellgraph/plot.h"
+#include "cellgraph/safetensors.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -186,10 +187,12 @@ static void set_palette(void) {
 
 /* Draws one page of width x height pixels with draw(ctx) into path, atomically. */
 static cg_status plot_run(const char *path, int width, int height, draw_fn draw, const void *ctx) {
-    size_t tlen = strlen(path) + 16;
+    /* path.tmp.<pid>: the name cg_remove_stale_temps knows, so a file left by a killed run is removed by
+     * the next successful write (plot_lock serialises this process's plots) */
+    size_t tlen = strlen(path) + 32;
     char *tmp = malloc(tlen);
     if (!tmp) return cg_error(CG_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, tlen, "%s.tmpXXXXXX", path);
+    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
 
     pthread_mutex_lock(&plot_lock);
     handlers_install();
@@ -203,7 +206,7 @@ static cg_status plot_run(const char *path, int width, int height, draw_fn draw,
 
     cg_status s = CG_OK;
     volatile int started = 0; /* a PLplot stream exists (read after a longjmp) */
-    int fd = mkstemp(tmp);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644); /* read back by png_complete */
     if (fd < 0) {
         int e = errno;
         handlers_remove();
@@ -268,12 +271,14 @@ done:
     if (s == CG_OK && !oc->closed) s = cg_error(CG_ERR_STATE, "%s: PLplot did not close the output", path);
     if (s == CG_OK && !png_complete(fd)) s = cg_error(CG_ERR_IO, "%s: the PNG written is incomplete", path);
     if (s == CG_OK && fsync(fd) != 0) s = cg_error(CG_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
-    if (s == CG_OK && fchmod(fd, 0644) != 0) s = cg_error(CG_ERR_IO, "%s: chmod failed: %s", path, strerror(errno));
     if (close(fd) != 0 && s == CG_OK) s = cg_error(CG_ERR_IO, "%s: close failed: %s", path, strerror(errno));
     if (s == CG_OK && rename(tmp, path) != 0)
         s = cg_error(CG_ERR_IO, "%s: rename from '%s' failed: %s", path, tmp, strerror(errno));
     if (s != CG_OK) unlink(tmp);
-    else sync_parent_dir(path);
+    else {
+        sync_parent_dir(path);
+        cg_remove_stale_temps(path);
+    }
     if (!oc || oc->closed || !started) free(oc); /* else PLplot's abandoned stream may still use it */
     free(tmp);
     return s;

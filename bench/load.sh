@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# bench/load.sh: cellgraph's training and evaluation throughput on a busy machine, against the same
+# commands on the quiet machine, in one run (issue 18 item 12: "a busy laptop is the normal case").
+#
+#   bench/load.sh                     (from the repository root; about 5-10 minutes on 2 cores)
+#
+# For 0, 1 and 2 competing CPU-bound processes (busy loops in sh, started before and stopped after
+# each measurement; the machine has `nproc` cores and cellgraph uses all of them):
+#   train   cellgraph train --config configs/hetero_cell.json --max-steps STEPS: samples/s of the training
+#           steps (the "training:" line the command prints; validation and loading excluded)
+#   eval    cellgraph eval on the training split (20,160 genotypes) of the checkpoint the quiet train
+#           run left: genotypes/s ("predicted in" of its report)
+# and prints each throughput and its slowdown against the quiet run. The targets: at most 2x slower with
+# one competitor, at most 3x with two. With 2 cores and cellgraph's 2 threads, a fair share is 2/3 of the
+# machine with one competitor (1.5x) and 1/2 with two (2x).
+#
+# POLICIES lists the OpenMP wait policies to run, each as the OMP_WAIT_POLICY given to cellgraph:
+# "unset" (cellgraph's own choice: it sets passive when neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is
+# given, tools/preinit.c), "active" and "passive" (default: "unset active"). libgomp's own default (spin
+# for a while, then sleep) is what GOMP_SPINCOUNT=300000 gives: POLICIES="unset spin300k".
+#
+# Environment: BUILD (build/release), STEPS (30), WORK (/tmp/cellgraph-load), POLICIES, REPEAT (1: each
+# measurement is the median of REPEAT runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build/release}
+STEPS=${STEPS:-30}
+WORK=${WORK:-/tmp/cellgraph-load}
+POLICIES=${POLICIES:-unset active}
+REPEAT=${REPEAT:-1}
+CLI=$BUILD/cellgraph
+[ -x "$CLI" ] || { echo "bench/load.sh: $CLI not found: build first (make build)" >&2; exit 1; }
+mkdir -p "$WORK"
+
+HOGS=()
+start_hogs() { for _ in $(seq 1 "$1"); do sh -c 'while :; do :; done' & HOGS+=($!); done; }
+stop_hogs() {
+    for p in "${HOGS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+    for p in "${HOGS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+    HOGS=()
+}
+trap stop_hogs EXIT
+
+# run_policy POLICY CMD...: CMD with OMP_WAIT_POLICY set as POLICY says
+run_policy() {
+    local p=$1
+    shift
+    case $p in
+    unset) env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$@" ;;
+    spin300k) env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=300000 "$@" ;;
+    *) env -u GOMP_SPINCOUNT OMP_WAIT_POLICY="$p" "$@" ;;
+    esac
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+# train_rate POLICY OUT: samples/s of the training steps
+train_rate() {
+    rm -rf "$2"
+    run_policy "$1" "$CLI" train --config configs/hetero_cell.json --max-steps "$STEPS" --out "$2" >"$2.log" 2>&1 ||
+        { echo "bench/load.sh: train failed, see $2.log" >&2; exit 1; }
+    sed -n 's/^training: .* (\([0-9.]*\) samples\/s).*/\1/p' "$2.log"
+}
+
+# eval_rate POLICY CKPT LOG: genotypes/s of eval on the training split
+eval_rate() {
+    run_policy "$1" "$CLI" eval --checkpoint "$2" --split train >"$3" 2>&1 ||
+        { echo "bench/load.sh: eval failed, see $3" >&2; exit 1; }
+    sed -n 's/.*(\([a-z0-9]*\), \([0-9]*\) samples, predicted in \([0-9.]*\) s).*/\2 \3/p' "$3" | awk '{printf "%.1f\n", $1 / $2}'
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cellgraph: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), train $STEPS steps of configs/hetero_cell.json, eval on the training split"
+printf '%-8s %-11s %12s %9s %12s %9s\n' policy competitors train/s slowdown eval/s slowdown
+for policy in $POLICIES; do
+    ckpt=
+    for hogs in 0 1 2; do
+        start_hogs "$hogs"
+        sleep 1
+        tr=$(for r in $(seq 1 "$REPEAT"); do train_rate "$policy" "$WORK/train-$policy-$hogs"; done | median)
+        [ -z "$ckpt" ] && ckpt=$WORK/train-$policy-0/checkpoint_best.safetensors
+        er=$(for r in $(seq 1 "$REPEAT"); do eval_rate "$policy" "$ckpt" "$WORK/eval-$policy-$hogs.log"; done | median)
+        stop_hogs
+        if [ "$hogs" = 0 ]; then tq=$tr eq=$er; fi
+        awk -v p="$policy" -v h="$hogs" -v tr="$tr" -v tq="$tq" -v er="$er" -v eq="$eq" \
+            'BEGIN { printf "%-8s %-11s %12.1f %8.2fx %12.1f %8.2fx\n", p, h, tr, tq / tr, er, eq / er }'
+    done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
