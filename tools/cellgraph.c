@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cellgraph/error.h"
 #include "cellgraph/threads.h"
@@ -84,46 +83,6 @@ static bool command_help(const char *cmd, int argc, char **argv) {
             return true;
         }
     return false;
-}
-
-double cli_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
-bool cli_perturbation(const char *cmd, const char *value, cg_perturbation_choice *out) {
-    if (!value || cg_perturbation_parse(value, out)) return true;
-    fprintf(stderr, "cellgraph %s: --perturbation must be auto, incremental or full, got '%s'\n", cmd, value);
-    return false;
-}
-
-bool cli_option(int argc, char **argv, int *i, const char *name, const char **value, bool *bad) {
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0) return false;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        return true;
-    }
-    if (a[n] != '\0') return false;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "cellgraph: option %s needs a value\n", name);
-        *bad = true;
-        return true;
-    }
-    *value = argv[++*i];
-    return true;
-}
-
-int cli_fail(void) {
-    fprintf(stderr, "cellgraph: %s\n", cg_last_error());
-    return 1;
-}
-
-const char *cli_default_graph_path(void) {
-    const char *p = getenv("CELLGRAPH_GRAPH");
-    return p && *p ? p : "graph.safetensors";
 }
 
 int main(int argc, char **argv) {

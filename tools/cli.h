@@ -1,4 +1,6 @@
-/* Shared pieces of the command-line tool. */
+/* Shared pieces of the command-line tool: defined in tools/cli.c (options, numbers, small helpers, opening
+ * a checkpoint), tools/cache.c, tools/lock.c and tools/progress.c. The commands (tools/cmd_*.c) call only
+ * these and each other's entry points; tools/cellgraph.c holds main and the usage tables. */
 #ifndef CG_TOOLS_CLI_H
 #define CG_TOOLS_CLI_H
 

@@ -10,11 +10,6 @@
 #include "cellgraph/graph.h"
 #include "cli.h"
 
-const char *cli_default_dataset_path(void) {
-    const char *p = getenv("CELLGRAPH_DATASET");
-    return p && *p ? p : "dataset.safetensors";
-}
-
 static int data_build(int argc, char **argv) {
     const char *data = NULL, *graph = NULL, *out = cli_default_dataset_path();
     for (int i = 1; i < argc; i++) {

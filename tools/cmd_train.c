@@ -447,32 +447,6 @@ done_data:
     return rc;
 }
 
-/* model + graph + dataset for a checkpoint, with the checksums verified */
-int cli_open_checkpoint(const char *ckpt, const char *data, cg_checkpoint_info *info, cg_graph **g, cg_dataset *d,
-                           bool need_dataset, cg_model *m) {
-    if (cg_checkpoint_info_read(ckpt, info) != CG_OK) return cli_fail();
-    if (cli_load_graph_for(data, info->model.type->needs_relations, g, d, need_dataset, false) != CG_OK) return cli_fail();
-    if (cg_graph_checksum(*g) != info->graph_checksum) {
-        cg_error(CG_ERR_FORMAT, "%s: the checkpoint was trained on another graph (checksum %08x, this data's graph %08x)",
-                 ckpt, info->graph_checksum, cg_graph_checksum(*g));
-        if (need_dataset) cg_dataset_free(d);
-        cg_graph_free(*g);
-        return cli_fail();
-    }
-    if (cg_model_init(m, &info->model, *g) != CG_OK) {
-        if (need_dataset) cg_dataset_free(d);
-        cg_graph_free(*g);
-        return cli_fail();
-    }
-    if (cg_checkpoint_load_params(ckpt, m) != CG_OK) {
-        cg_model_free(m);
-        if (need_dataset) cg_dataset_free(d);
-        cg_graph_free(*g);
-        return cli_fail();
-    }
-    return 0;
-}
-
 int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *data = NULL, *split = "test", *perturbation = NULL;
     for (int i = 1; i < argc; i++) {
