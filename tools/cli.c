@@ -1,5 +1,11 @@
-/* Shared pieces of the command-line tool (tools/cli.h): the helpers every command uses. Only main and the
- * usage tables live in tools/cellgraph.c; the commands (tools/cmd_*.c) call nothing there. */
+/* Shared pieces of the command-line tool (tools/cli.h): option parsing (getopt_long), strict numbers, and
+ * the helpers every command uses. Only main and the usage tables live in tools/cellgraph.c; the commands
+ * (tools/cmd_*.c) call nothing there. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +15,160 @@
 #include "cellgraph/error.h"
 #include "cellgraph/trainer.h"
 #include "cli.h"
+
+/* ------------------------------------------------------------------ options */
+
+/* "cellgraph CMD: " (or "cellgraph: ") then the message, on stderr */
+static void say(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "cellgraph%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+/* " (see cellgraph CMD --help)" */
+static const char *see_help(const char *cmd, char *buf, size_t len) {
+    snprintf(buf, len, " (see cellgraph%s%s --help)", cmd ? " " : "", cmd ? cmd : "");
+    return buf;
+}
+
+void cli_opts_init(cli_opts *o, const char *cmd, int argc, char **argv, const char *shortopts,
+                   const struct option *longopts) {
+    memset(o, 0, sizeof *o);
+    o->cmd = cmd;
+    o->argc = argc;
+    o->argv = argv;
+    o->longopts = longopts;
+    /* '-': positional arguments come back in order as 1 (argv is never permuted, whatever POSIXLY_CORRECT
+     * says); ':': a missing value gives ':' rather than '?' */
+    snprintf(o->shortopts, sizeof o->shortopts, "-:%s", shortopts ? shortopts : "");
+    optind = 0; /* 0, not 1: glibc then forgets everything of the previous parse */
+    opterr = 0; /* the messages are ours, naming the command */
+    o->next = 1;
+}
+
+/* the long option whose val is `val`, or NULL */
+static const struct option *long_by_val(const cli_opts *o, int val) {
+    for (const struct option *l = o->longopts; l && l->name; l++)
+        if (l->val == val && !l->flag) return l;
+    return NULL;
+}
+
+/* Prints the error of getopt's ':' (missing value) or '?' (unknown, ambiguous, a value for an option that
+ * takes none) and returns CLI_BAD. */
+static int bad_option(const cli_opts *o, int c) {
+    const char *given = o->next >= 1 && o->next <= o->argc ? o->argv[o->next - 1] : "";
+    const bool is_long = strncmp(given, "--", 2) == 0;
+    const struct option *l = optopt ? long_by_val(o, optopt) : NULL;
+    char name[128], help[128];
+    see_help(o->cmd, help, sizeof help);
+    /* the option as the user wrote it, without its value */
+    if (is_long) snprintf(name, sizeof name, "%.*s", (int)strcspn(given, "="), given);
+    else snprintf(name, sizeof name, "-%c", isprint(optopt) ? optopt : '?');
+    if (c == ':') {
+        if (is_long && l) snprintf(name, sizeof name, "--%s", l->name);
+        say(o->cmd, "option '%s' needs a value%s", name, help);
+    } else if (is_long && optopt && l) {
+        say(o->cmd, "option '--%s' takes no value, got '%s'%s", l->name, given, help);
+    } else if (is_long) {
+        /* unknown, or an abbreviation of several options */
+        char matches[512] = "";
+        int n = 0;
+        const size_t len = strlen(name + 2);
+        for (const struct option *m = o->longopts; m && m->name && len > 0; m++)
+            if (strncmp(m->name, name + 2, len) == 0) {
+                size_t k = strlen(matches);
+                snprintf(matches + k, sizeof matches - k, "%s--%s", n++ ? ", " : "", m->name);
+            }
+        if (n > 1) say(o->cmd, "option '%s' is ambiguous: %s%s", name, matches, help);
+        else say(o->cmd, "unknown option '%s'%s", name, help);
+    } else {
+        say(o->cmd, "unknown option '%s'%s", name, help);
+    }
+    return CLI_BAD;
+}
+
+int cli_opts_next(cli_opts *o) {
+    o->arg = NULL;
+    if (!o->ended) {
+        const int c = getopt_long(o->argc, o->argv, o->shortopts, o->longopts, NULL);
+        o->next = optind;
+        if (c != -1) {
+            if (c == ':' || c == '?') return bad_option(o, c);
+            o->arg = optarg;
+            /* "-o=FILE" was read as FILE before getopt; it still is */
+            if (c != CLI_ARG && o->arg && c < 256 && o->next >= 1) {
+                const char *given = o->argv[o->next - 1];
+                if (given[0] == '-' && given[1] == c && given[2] == '=' && o->arg == given + 2) o->arg = given + 3;
+            }
+            return c;
+        }
+        o->ended = true; /* the end, or "--": optind is past it */
+    }
+    if (o->next < o->argc) {
+        o->arg = o->argv[o->next++];
+        return CLI_ARG;
+    }
+    return CLI_DONE;
+}
+
+int cli_unexpected(const cli_opts *o) {
+    char help[128];
+    say(o->cmd, "unexpected argument '%s'%s", o->arg ? o->arg : "", see_help(o->cmd, help, sizeof help));
+    return 2;
+}
+
+/* ------------------------------------------------------------------ numbers */
+
+bool cli_parse_int(const char *cmd, const char *option, const char *text, int64_t min, int64_t max, int64_t *out) {
+    const char *p = text ? text : "";
+    if (*p == '+' || *p == '-') p++;
+    bool ok = isdigit((unsigned char)*p);
+    for (; ok && *p; p++) ok = isdigit((unsigned char)*p);
+    long long v = 0;
+    if (ok) {
+        errno = 0;
+        char *end = NULL;
+        v = strtoll(text, &end, 10);
+        ok = errno == 0 && *end == '\0' && v >= min && v <= max;
+    }
+    if (!ok) {
+        say(cmd, "%s needs an integer in [%lld, %lld], got '%s'", option, (long long)min, (long long)max,
+            text ? text : "");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_parse_double(const char *cmd, const char *option, const char *text, double min, double max, double *out) {
+    const char *p = text ? text : "";
+    bool ok = *p != '\0', digit = false;
+    /* decimal notation only: strtod alone would also take "nan", "inf", "0x1p3" and leading blanks */
+    for (; ok && *p; p++) {
+        digit |= isdigit((unsigned char)*p) != 0;
+        ok = isdigit((unsigned char)*p) || strchr("+-.eE", *p);
+    }
+    double v = 0;
+    if (ok && digit) {
+        errno = 0;
+        char *end = NULL;
+        v = strtod(text, &end);
+        ok = errno == 0 && *end == '\0' && isfinite(v) && v >= min && v <= max;
+    } else {
+        ok = false;
+    }
+    if (!ok) {
+        say(cmd, "%s needs a number in [%.15g, %.15g], got '%s'", option, min, max, text ? text : "");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* ------------------------------------------------------------------ helpers */
 
 double cli_now(void) {
     struct timespec ts;
@@ -20,24 +180,6 @@ bool cli_perturbation(const char *cmd, const char *value, cg_perturbation_choice
     if (!value || cg_perturbation_parse(value, out)) return true;
     fprintf(stderr, "cellgraph %s: --perturbation must be auto, incremental or full, got '%s'\n", cmd, value);
     return false;
-}
-
-bool cli_option(int argc, char **argv, int *i, const char *name, const char **value, bool *bad) {
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0) return false;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        return true;
-    }
-    if (a[n] != '\0') return false;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "cellgraph: option %s needs a value\n", name);
-        *bad = true;
-        return true;
-    }
-    *value = argv[++*i];
-    return true;
 }
 
 int cli_fail(void) {
