@@ -140,6 +140,150 @@ static void test_command_help(void **state) {
     assert_null(strstr(out, "training"));
 }
 
+/* ------------------------------------------------------------------ options (item 11) */
+
+/* Runs `cellgraph ARGS` and checks exit status 2 and that the output holds every non-NULL want. The paths
+ * in the arguments do not exist: an option checked only after a file was read would exit 1. */
+static void expect_usage_error(const char *args, const char *want1, const char *want2, const char *want3) {
+    char out[4096];
+    const int rc = tu_run_cli(out, sizeof out, "%s", args);
+    const char *want[] = {want1, want2, want3};
+    if (rc != 2) fail_msg("cellgraph %s: exit %d (want 2), output:\n%s", args, rc, out);
+    for (int k = 0; k < 3; k++)
+        if (want[k] && !strstr(out, want[k])) fail_msg("cellgraph %s: output lacks \"%s\":\n%s", args, want[k], out);
+}
+
+/* Every numeric option is read whole, as an integer where it counts, finite and within the library's bounds;
+ * the error names the command, the option and the value, exit status 2, before any file is read. They used
+ * to be read with atoi/atoll/strtol: `screen --max-genotypes 1e9` screened 1 genotype, `train --threads 2x`
+ * ran 2 threads, `screen --order 2x` was order 2, and messages did not name the value. */
+static void test_option_values(void **state) {
+    (void)state;
+    if (!getenv("CELLGRAPH_CLI")) skip();
+    static const struct {
+        const char *args, *want[3];
+    } cases[] = {
+        {"train --data /nonexistent/d --epochs 1e99", {"cellgraph train:", "--epochs", "'1e99'"}},
+        {"train --data /nonexistent/d --epochs 1e2", {"cellgraph train:", "--epochs", "'1e2'"}},
+        {"train --data /nonexistent/d --epochs 2.0", {"cellgraph train:", "--epochs", "'2.0'"}},
+        {"train --data /nonexistent/d --max-minutes nan", {"cellgraph train:", "--max-minutes", "'nan'"}},
+        {"train --data /nonexistent/d --max-minutes inf", {"cellgraph train:", "--max-minutes", "'inf'"}},
+        {"train --data /nonexistent/d --max-minutes 1e400", {"cellgraph train:", "--max-minutes", "'1e400'"}},
+        {"train --data /nonexistent/d --max-minutes 0x10", {"cellgraph train:", "--max-minutes", "'0x10'"}},
+        {"train --data /nonexistent/d --max-minutes ' 5'", {"cellgraph train:", "--max-minutes", "' 5'"}},
+        {"train --data /nonexistent/d --threads 2x", {"cellgraph train:", "--threads", "'2x'"}},
+        {"train --data /nonexistent/d --threads 0", {"cellgraph train:", "--threads", "'0'"}},
+        {"train --data /nonexistent/d --batch-size 12x", {"cellgraph train:", "--batch-size", "'12x'"}},
+        {"train --data /nonexistent/d --batch-size 4097", {"cellgraph train:", "--batch-size", "'4097'"}},
+        {"train --data /nonexistent/d --max-steps 1e3", {"cellgraph train:", "--max-steps", "'1e3'"}},
+        {"train --data /nonexistent/d --max-steps=-1", {"cellgraph train:", "--max-steps", "'-1'"}},
+        {"train --data /nonexistent/d --seed 99999999999999999999", {"cellgraph train:", "--seed", "'99999999999999999999'"}},
+        {"train --data /nonexistent/d --seed ''", {"cellgraph train:", "--seed", "''"}},
+        {"train --config /nonexistent/c.json --split bogus", {"cellgraph train:", "--split", "'bogus'"}},
+        {"--threads 0 graph info /nonexistent/g", {"cellgraph:", "--threads", "'0'"}},
+        {"--threads 2x graph info /nonexistent/g", {"cellgraph:", "--threads", "'2x'"}},
+        {"screen --checkpoint /nonexistent/c --genes /nonexistent/g --order 2 --max-genotypes 1e9",
+         {"cellgraph screen:", "--max-genotypes", "'1e9'"}},
+        {"screen --checkpoint /nonexistent/c --genes /nonexistent/g --order 2 --max-genotypes 0",
+         {"cellgraph screen:", "--max-genotypes", "'0'"}},
+        {"screen --checkpoint /nonexistent/c --genes /nonexistent/g --order 2x", {"cellgraph screen:", "--order", "'2x'"}},
+        {"screen --checkpoint /nonexistent/c --genes /nonexistent/g --order 4", {"cellgraph screen:", "--order", "'4'"}},
+        {"screen --checkpoint /nonexistent/c --genes /nonexistent/g --order 2 --batch-size 12x",
+         {"cellgraph screen:", "--batch-size", "'12x'"}},
+        {"benchmark --runs /nonexistent/r --report-only --seeds 1e1", {"cellgraph benchmark:", "--seeds", "'1e1'"}},
+        {"benchmark --runs /nonexistent/r --report-only --seeds 11", {"cellgraph benchmark:", "--seeds", "'11'"}},
+        {"eval --checkpoint /nonexistent/c --split bogus", {"cellgraph eval:", "--split", "'bogus'"}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        expect_usage_error(cases[i].args, cases[i].want[0], cases[i].want[1], cases[i].want[2]);
+}
+
+/* Every command refuses an unknown option, a missing value, a value for an option that takes none, an
+ * ambiguous abbreviation and an argument it does not take, naming itself and the option (exit 2). A
+ * missing value used to be reported as "cellgraph: option --x needs a value", without the command;
+ * `graph info A B` read B and ignored A. */
+static void test_unknown_options(void **state) {
+    (void)state;
+    if (!getenv("CELLGRAPH_CLI")) skip();
+    static const char *const cmds[] = {"graph build", "graph info", "graph delete", "data build", "data info",
+                                       "train", "eval", "predict", "screen", "benchmark"};
+    char args[256], who[64];
+    for (size_t c = 0; c < sizeof cmds / sizeof *cmds; c++) {
+        snprintf(who, sizeof who, "cellgraph %s:", cmds[c]);
+        snprintf(args, sizeof args, "%s --no-such-option", cmds[c]);
+        expect_usage_error(args, who, "unknown option", "'--no-such-option'");
+        snprintf(args, sizeof args, "%s --no-such-option=1", cmds[c]);
+        expect_usage_error(args, who, "unknown option", "'--no-such-option'");
+        snprintf(args, sizeof args, "%s -Z", cmds[c]);
+        expect_usage_error(args, who, "unknown option", "'-Z'");
+    }
+    expect_usage_error("--no-such-option train", "cellgraph: unknown option", "'--no-such-option'", NULL);
+    expect_usage_error("no-such-command", "cellgraph: unknown command", "'no-such-command'", NULL);
+    static const struct {
+        const char *args, *who, *option;
+    } missing[] = {
+        {"--threads", "cellgraph:", "'--threads'"},
+        {"graph build --data", "cellgraph graph build:", "'--data'"},
+        {"graph delete --graph", "cellgraph graph delete:", "'--graph'"},
+        {"data build -o", "cellgraph data build:", "'-o'"},
+        {"train --epochs", "cellgraph train:", "'--epochs'"},
+        {"eval --checkpoint", "cellgraph eval:", "'--checkpoint'"},
+        {"predict --input", "cellgraph predict:", "'--input'"},
+        {"screen --checkpoint /nonexistent/c --order", "cellgraph screen:", "'--order'"},
+        {"benchmark --seeds", "cellgraph benchmark:", "'--seeds'"},
+    };
+    for (size_t i = 0; i < sizeof missing / sizeof *missing; i++)
+        expect_usage_error(missing[i].args, missing[i].who, missing[i].option, "needs a value");
+    expect_usage_error("screen --all=1", "cellgraph screen:", "'--all'", "takes no value");
+    expect_usage_error("benchmark --quick=yes", "cellgraph benchmark:", "'--quick'", "takes no value");
+    expect_usage_error("train --max 5", "cellgraph train:", "'--max' is ambiguous", "--max-steps");
+    expect_usage_error("graph info /nonexistent/a /nonexistent/b", "cellgraph graph info:", "unexpected argument",
+                       "'/nonexistent/b'");
+    expect_usage_error("data info /nonexistent/a /nonexistent/b", "cellgraph data info:", "unexpected argument",
+                       "'/nonexistent/b'");
+    expect_usage_error("train --data /nonexistent/d extra", "cellgraph train:", "unexpected argument", "'extra'");
+    expect_usage_error("screen --checkpoint /nonexistent/c -- --order 2", "cellgraph screen:", "unexpected argument",
+                       "'--order'");
+}
+
+/* `--` ends the options: what follows is a gene name even when it starts with '-' (it used to be an
+ * unknown option). Options and gene names mix in any order, and every option takes --opt=X as well as
+ * --opt X (-o=FILE, which the old parser read as FILE, still is). */
+static void test_double_dash(void **state) {
+    (void)state;
+    NEED();
+    char out[8192], res[700], genes[700];
+    assert_int_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' -- CYS3 TFC3", CKPT_A), 0);
+    assert_non_null(strstr(out, "\nCYS3,TFC3\tYAL001C,YAL012W\t"));
+    assert_int_equal(run_cli(out, sizeof out, "predict CYS3 --checkpoint='%s' TFC3", CKPT_A), 0);
+    assert_non_null(strstr(out, "\nCYS3,TFC3\tYAL001C,YAL012W\t"));
+    assert_int_equal(run_cli(out, sizeof out, "predict CYS3 --checkpoint '%s' -- TFC3", CKPT_A), 0);
+    assert_non_null(strstr(out, "\nCYS3,TFC3\tYAL001C,YAL012W\t"));
+    /* after `--`, an option's spelling is a gene name: unknown gene, exit 1 (not a usage error) */
+    assert_int_equal(run_cli(out, sizeof out, "predict --checkpoint '%s' -- --checkpoint", CKPT_A), 1);
+    assert_non_null(strstr(out, "unknown gene '--checkpoint'"));
+    /* -o=FILE and --output=FILE */
+    snprintf(res, sizeof res, "%s/dash.tsv", DIR_);
+    assert_int_equal(run_cli(out, sizeof out, "predict --checkpoint='%s' -o='%s' CYS3", CKPT_A, res), 0);
+    assert_true(exists(res));
+    remove(res);
+    assert_int_equal(run_cli(out, sizeof out, "predict --checkpoint='%s' --output='%s' CYS3", CKPT_A, res), 0);
+    assert_true(exists(res));
+    remove(res);
+    /* numbers in the = form; a stop after --max-genotypes */
+    snprintf(genes, sizeof genes, "%s/dash_genes.txt", DIR_);
+    write_text(genes, "CYS3\nTFC3\nCDC28\nACT1\n", 21);
+    assert_int_equal(run_cli(out, sizeof out, "screen --checkpoint='%s' --genes='%s' --order=2 --batch-size=4 "
+                                              "--max-genotypes=3 --output='%s'", CKPT_A, genes, res), 0);
+    assert_non_null(strstr(out, "stopped after 3 genotypes this run"));
+    char partial[800];
+    snprintf(partial, sizeof partial, "%s.partial", res);
+    assert_true(exists(partial));
+    remove(partial);
+    snprintf(partial, sizeof partial, "%s.lock", res);
+    remove(partial);
+}
+
 /* ------------------------------------------------------------------ predict --input */
 
 static void test_predict_tsv(void **state) {
@@ -389,6 +533,9 @@ static void test_screen_partial_file(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_command_help),
+        cmocka_unit_test(test_option_values),
+        cmocka_unit_test(test_unknown_options),
+        cmocka_unit_test(test_double_dash),
         cmocka_unit_test(test_predict_tsv),
         cmocka_unit_test(test_predict_output_files),
         cmocka_unit_test(test_screen_complete_file),

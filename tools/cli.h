@@ -1,7 +1,10 @@
-/* Shared pieces of the command-line tool. */
+/* Shared pieces of the command-line tool: defined in tools/cli.c (options, numbers, small helpers, opening
+ * a checkpoint), tools/cache.c, tools/lock.c and tools/progress.c. The commands (tools/cmd_*.c) call only
+ * these and each other's entry points; tools/cellgraph.c holds main and the usage tables. */
 #ifndef CG_TOOLS_CLI_H
 #define CG_TOOLS_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -36,9 +39,55 @@ cg_status cli_load_graph_and_dataset(const char *data, cg_graph **g, cg_dataset 
 cg_status cli_load_graph_for(const char *data, const char *const *relations, cg_graph **g, cg_dataset *d,
                              bool need_dataset, bool verbose);
 
-/* If argv[*i] is option `name` ("--data") given as "--data X" or "--data=X", stores X in *value,
- * advances *i past it and returns true. A missing value prints an error and sets *bad. */
-bool cli_option(int argc, char **argv, int *i, const char *name, const char **value, bool *bad);
+/* Options (getopt_long, glibc). Every command reads its arguments with one loop:
+ *
+ *     static const struct option LONG[] = {{"data", required_argument, NULL, OPT_DATA},
+ *                                          {"help", no_argument, NULL, 'h'}, {0}};
+ *     cli_opts o;
+ *     cli_opts_init(&o, "train", argc, argv, "h", LONG);
+ *     for (int c; (c = cli_opts_next(&o)) != CLI_DONE;)
+ *         switch (c) {
+ *         case OPT_DATA: data = o.arg; break;
+ *         case 'h': return CLI_HELP;
+ *         case CLI_ARG: ...a positional argument in o.arg, or return cli_unexpected(&o);
+ *         default: return 2; (CLI_BAD: the message is printed)
+ *         }
+ *
+ * Options and positional arguments may come in any order (`predict CYS3 --checkpoint F TFC3`), argv is
+ * never reordered, and `--` ends the options: every argument after it is positional. An option's value is
+ * `--opt X` or `--opt=X` (`-o X` or `-oX` for a short one); a long option may be abbreviated to any prefix
+ * that names only it. Unknown options, missing values, a value given to an option that takes none and
+ * ambiguous abbreviations print "cellgraph CMD: ..." naming the option, and give CLI_BAD (exit status 2).
+ * Option vals must not be 0, 1, '?' or ':'; long-only options use vals from 256 up. getopt keeps its
+ * position in globals (optind): cli_opts_init restarts it, so commands may run one another (benchmark
+ * runs cmd_train), one parse at a time. */
+enum { CLI_DONE = 0, CLI_ARG = 1, CLI_BAD = '?' };
+typedef struct cli_opts {
+    const char *cmd; /* "train", "graph build" (named in messages); NULL for cellgraph's global options */
+    int argc;
+    char **argv;
+    const struct option *longopts;
+    char shortopts[64]; /* "-:" then the command's short options */
+    bool ended;         /* getopt is done (the end or "--"): the rest is positional */
+    int next;           /* argv index of the next argument */
+    const char *arg;    /* the value of the option just returned, or the positional argument */
+} cli_opts;
+void cli_opts_init(cli_opts *o, const char *cmd, int argc, char **argv, const char *shortopts,
+                   const struct option *longopts);
+/* The next option's val, CLI_ARG (a positional argument, in o->arg), CLI_DONE, or CLI_BAD after printing
+ * the error. */
+int cli_opts_next(cli_opts *o);
+/* Prints "cellgraph CMD: unexpected argument 'X'" for the positional argument just returned; returns 2. */
+int cli_unexpected(const cli_opts *o);
+/* A command's return value for --help / -h: main prints the command's usage and exits 0. */
+#define CLI_HELP (-1)
+
+/* Strict numbers for option values: the whole text (no leading blank, no trailing text), an integer with
+ * digits only for cli_parse_int (no fraction, no exponent: "1e99" and "2.0" are refused), a finite
+ * decimal number for cli_parse_double (no NaN, no infinity, no hex), in [min, max]. False after printing
+ * "cellgraph CMD: OPTION needs an integer in [min, max], got 'TEXT'" (cmd NULL: "cellgraph: ..."). */
+bool cli_parse_int(const char *cmd, const char *option, const char *text, int64_t min, int64_t max, int64_t *out);
+bool cli_parse_double(const char *cmd, const char *option, const char *text, double min, double max, double *out);
 
 /* Prints "cellgraph: <message>" for the thread's last error and returns exit code 1. */
 int cli_fail(void);

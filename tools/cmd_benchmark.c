@@ -149,35 +149,41 @@ static void machine(char *buf, size_t len) {
              u.sysname, u.release);
 }
 
+enum { OPT_MODELS = 256, OPT_SPLITS, OPT_SEEDS, OPT_OUT, OPT_RUNS, OPT_DATA, OPT_CONFIGS, OPT_QUICK, OPT_REPORT_ONLY };
+
 int cmd_benchmark(int argc, char **argv) {
-    const char *models_s = NULL, *splits_s = NULL, *seeds_s = NULL, *out = NULL, *runs = NULL, *data = NULL,
-               *configs = "configs";
+    const char *models_s = NULL, *splits_s = NULL, *out = NULL, *runs = NULL, *data = NULL, *configs = "configs";
     bool quick = false, report_only = false;
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        if (cli_option(argc, argv, &i, "--models", &models_s, &bad) || cli_option(argc, argv, &i, "--splits", &splits_s, &bad) ||
-            cli_option(argc, argv, &i, "--seeds", &seeds_s, &bad) || cli_option(argc, argv, &i, "--out", &out, &bad) ||
-            cli_option(argc, argv, &i, "--runs", &runs, &bad) || cli_option(argc, argv, &i, "--data", &data, &bad) ||
-            cli_option(argc, argv, &i, "--configs", &configs, &bad)) {
-            if (bad) return 2;
-        } else if (strcmp(argv[i], "--quick") == 0) {
-            quick = true;
-        } else if (strcmp(argv[i], "--report-only") == 0) {
-            report_only = true;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: cellgraph benchmark [--models M,...] [--splits random,gene1,gene2,query] [--seeds N]\n"
-                   "                           [--quick] [--report-only] [--out FILE] [--runs DIR] [--configs DIR]\n"
-                   "                           [--data DIR]\n"
-                   "Trains every model (configs/<model>.json, its train.max_steps budget) on every split with N\n"
-                   "seeds (train.seed 42, 43, ...), and writes the test metrics beside the baselines, mean and\n"
-                   "standard deviation over the seeds, to FILE (default docs/results.md; with --quick: a budget\n"
-                   "of 10 steps into runs/benchmark-quick/results.md). Finished runs in DIR (default\n"
-                   "runs/benchmark) are kept: rerun to resume. --report-only trains nothing and writes the table\n"
-                   "from the finished runs (each table says how many seeds it holds).\n");
-            return 0;
-        } else {
-            fprintf(stderr, "cellgraph benchmark: unknown argument '%s' (see cellgraph benchmark --help)\n", argv[i]);
-            return 2;
+    int64_t n_seeds = 3;
+    static const struct option LONG[] = {{"models", required_argument, NULL, OPT_MODELS},
+                                         {"splits", required_argument, NULL, OPT_SPLITS},
+                                         {"seeds", required_argument, NULL, OPT_SEEDS},
+                                         {"out", required_argument, NULL, OPT_OUT},
+                                         {"runs", required_argument, NULL, OPT_RUNS},
+                                         {"data", required_argument, NULL, OPT_DATA},
+                                         {"configs", required_argument, NULL, OPT_CONFIGS},
+                                         {"quick", no_argument, NULL, OPT_QUICK},
+                                         {"report-only", no_argument, NULL, OPT_REPORT_ONLY},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    cli_opts o;
+    cli_opts_init(&o, "benchmark", argc, argv, "h", LONG);
+    for (int c; (c = cli_opts_next(&o)) != CLI_DONE;) {
+        switch (c) {
+        case OPT_MODELS: models_s = o.arg; break;
+        case OPT_SPLITS: splits_s = o.arg; break;
+        case OPT_SEEDS:
+            if (!cli_parse_int("benchmark", "--seeds", o.arg, 1, MAX_SEEDS, &n_seeds)) return 2;
+            break;
+        case OPT_OUT: out = o.arg; break;
+        case OPT_RUNS: runs = o.arg; break;
+        case OPT_DATA: data = o.arg; break;
+        case OPT_CONFIGS: configs = o.arg; break;
+        case OPT_QUICK: quick = true; break;
+        case OPT_REPORT_ONLY: report_only = true; break;
+        case 'h': return CLI_HELP; /* tools/cellgraph.c prints the usage */
+        case CLI_ARG: return cli_unexpected(&o);
+        default: return 2;
         }
     }
     char models_buf[512], splits_buf[256];
@@ -195,12 +201,6 @@ int cmd_benchmark(int argc, char **argv) {
     snprintf(splits_buf, sizeof splits_buf, "%s", splits_s ? splits_s : "random,gene1,gene2,query");
     char *models[MAX_ITEMS], *splits[MAX_ITEMS];
     int n_models = split_list(models_buf, models, MAX_ITEMS), n_splits = split_list(splits_buf, splits, MAX_ITEMS);
-    char *end = NULL;
-    long n_seeds = seeds_s ? strtol(seeds_s, &end, 10) : 3;
-    if ((seeds_s && (!end || *end)) || n_seeds < 1 || n_seeds > MAX_SEEDS) {
-        fprintf(stderr, "cellgraph benchmark: --seeds needs an integer in [1, %d]\n", MAX_SEEDS);
-        return 2;
-    }
     if (!runs) runs = quick ? "runs/benchmark-quick" : "runs/benchmark";
     char out_buf[4200];
     if (!out) {
@@ -340,7 +340,7 @@ int cmd_benchmark(int argc, char **argv) {
                "units with its best validation checkpoint. Baselines are fitted on the same split's training "
                "part. Mean ± sample standard deviation over the seeds; `–`: undefined (no test sample of the label, or a "
                "constant prediction, e.g. a per-gene model on genes it never saw).\n\n",
-            cmdline, when, mach, n_seeds, 41 + n_seeds);
+            cmdline, when, mach, (long)n_seeds, 41 + (long)n_seeds);
     fprintf(f, "| model | config | step budget | batch |\n|---|---|---:|---:|\n");
     for (int mi = 0; mi < n_models; mi++)
         fprintf(f, "| %s | `%s` | %lld | %d |\n", types[mi]->title, cfg_path[mi], (long long)budget[mi], batch[mi]);

@@ -10,21 +10,25 @@
 #include "cellgraph/graph.h"
 #include "cli.h"
 
-const char *cli_default_dataset_path(void) {
-    const char *p = getenv("CELLGRAPH_DATASET");
-    return p && *p ? p : "dataset.safetensors";
-}
+enum { OPT_DATA = 256, OPT_GRAPH };
 
 static int data_build(int argc, char **argv) {
     const char *data = NULL, *graph = NULL, *out = cli_default_dataset_path();
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        if (cli_option(argc, argv, &i, "--data", &data, &bad) || cli_option(argc, argv, &i, "--graph", &graph, &bad) ||
-            cli_option(argc, argv, &i, "-o", &out, &bad) || cli_option(argc, argv, &i, "--output", &out, &bad)) {
-            if (bad) return 2;
-        } else {
-            fprintf(stderr, "cellgraph data build: unknown argument '%s'\n", argv[i]);
-            return 2;
+    static const struct option LONG[] = {{"data", required_argument, NULL, OPT_DATA},
+                                         {"graph", required_argument, NULL, OPT_GRAPH},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    cli_opts o;
+    cli_opts_init(&o, "data build", argc, argv, "ho:", LONG);
+    for (int c; (c = cli_opts_next(&o)) != CLI_DONE;) {
+        switch (c) {
+        case OPT_DATA: data = o.arg; break;
+        case OPT_GRAPH: graph = o.arg; break;
+        case 'o': out = o.arg; break;
+        case 'h': return CLI_HELP;
+        case CLI_ARG: return cli_unexpected(&o);
+        default: return 2;
         }
     }
     char dir[4096];
@@ -60,14 +64,21 @@ static int data_build(int argc, char **argv) {
 }
 
 static int data_info(int argc, char **argv) {
-    const char *path = cli_default_dataset_path();
-    for (int i = 1; i < argc; i++) {
-        if (argv[i][0] == '-') {
-            fprintf(stderr, "cellgraph data info: unknown option '%s'\n", argv[i]);
-            return 2;
+    const char *path = NULL;
+    static const struct option LONG[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    cli_opts o;
+    cli_opts_init(&o, "data info", argc, argv, "h", LONG);
+    for (int c; (c = cli_opts_next(&o)) != CLI_DONE;) {
+        switch (c) {
+        case 'h': return CLI_HELP;
+        case CLI_ARG:
+            if (path) return cli_unexpected(&o); /* one file */
+            path = o.arg;
+            break;
+        default: return 2;
         }
-        path = argv[i];
     }
+    if (!path) path = cli_default_dataset_path();
     cg_dataset d;
     if (cg_dataset_load(path, &d) != CG_OK) return cli_fail();
     const int K = CG_NUM_LABELS;
@@ -140,12 +151,20 @@ static int data_info(int argc, char **argv) {
 }
 
 int cmd_data(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: cellgraph data build|info ... (see cellgraph --help)\n");
+    static const struct option LONG[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    cli_opts o;
+    cli_opts_init(&o, "data", argc, argv, "h", LONG);
+    const int c = cli_opts_next(&o);
+    if (c == 'h') return CLI_HELP;
+    if (c == CLI_BAD) return 2;
+    if (c == CLI_DONE) {
+        fprintf(stderr, "usage: cellgraph data build|info ... (see cellgraph data --help)\n");
         return 2;
     }
-    if (strcmp(argv[1], "build") == 0) return data_build(argc - 1, argv + 1);
-    if (strcmp(argv[1], "info") == 0) return data_info(argc - 1, argv + 1);
-    fprintf(stderr, "cellgraph data: unknown subcommand '%s' (build, info)\n", argv[1]);
+    /* the subcommand: the arguments from it on are its own */
+    const int k = o.next - 1;
+    if (strcmp(o.arg, "build") == 0) return data_build(argc - k, argv + k);
+    if (strcmp(o.arg, "info") == 0) return data_info(argc - k, argv + k);
+    fprintf(stderr, "cellgraph data: unknown subcommand '%s' (build, info)\n", o.arg);
     return 2;
 }

@@ -28,17 +28,27 @@ static int split_relations(char *list, const char **names, int max) {
     return n;
 }
 
+enum { OPT_DATA = 256, OPT_RECIPE, OPT_RELATIONS, OPT_GRAPH };
+
 static int graph_build(int argc, char **argv) {
     const char *data = NULL, *recipe = "default", *out = cli_default_graph_path(), *relations = NULL;
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        if (cli_option(argc, argv, &i, "--data", &data, &bad) || cli_option(argc, argv, &i, "--recipe", &recipe, &bad) ||
-            cli_option(argc, argv, &i, "--relations", &relations, &bad) ||
-            cli_option(argc, argv, &i, "-o", &out, &bad) || cli_option(argc, argv, &i, "--output", &out, &bad)) {
-            if (bad) return 2;
-        } else {
-            fprintf(stderr, "cellgraph graph build: unknown argument '%s'\n", argv[i]);
-            return 2;
+    static const struct option LONG[] = {{"data", required_argument, NULL, OPT_DATA},
+                                         {"recipe", required_argument, NULL, OPT_RECIPE},
+                                         {"relations", required_argument, NULL, OPT_RELATIONS},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    cli_opts o;
+    cli_opts_init(&o, "graph build", argc, argv, "ho:", LONG);
+    for (int c; (c = cli_opts_next(&o)) != CLI_DONE;) {
+        switch (c) {
+        case OPT_DATA: data = o.arg; break;
+        case OPT_RECIPE: recipe = o.arg; break;
+        case OPT_RELATIONS: relations = o.arg; break;
+        case 'o': out = o.arg; break;
+        case 'h': return CLI_HELP;
+        case CLI_ARG: return cli_unexpected(&o);
+        default: return 2;
         }
     }
     if (!cg_recipe_known(recipe)) {
@@ -97,14 +107,21 @@ static int cmp_i64(const void *a, const void *b) {
 }
 
 static int graph_info(int argc, char **argv) {
-    const char *path = cli_default_graph_path();
-    for (int i = 1; i < argc; i++) {
-        if (argv[i][0] == '-') {
-            fprintf(stderr, "cellgraph graph info: unknown option '%s'\n", argv[i]);
-            return 2;
+    const char *path = NULL;
+    static const struct option LONG[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    cli_opts o;
+    cli_opts_init(&o, "graph info", argc, argv, "h", LONG);
+    for (int c; (c = cli_opts_next(&o)) != CLI_DONE;) {
+        switch (c) {
+        case 'h': return CLI_HELP;
+        case CLI_ARG:
+            if (path) return cli_unexpected(&o); /* one file */
+            path = o.arg;
+            break;
+        default: return 2;
         }
-        path = argv[i];
     }
+    if (!path) path = cli_default_graph_path();
     double t0 = cli_now();
     cg_graph *g = NULL;
     if (cg_graph_load(path, &g) != CG_OK) return cli_fail();
@@ -196,18 +213,23 @@ static int graph_delete(int argc, char **argv) {
     const char *path = cli_default_graph_path();
     const char *names[64];
     int n = 0;
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        if (cli_option(argc, argv, &i, "--graph", &path, &bad)) {
-            if (bad) return 2;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "cellgraph graph delete: unknown option '%s'\n", argv[i]);
-            return 2;
-        } else if (n < 64) {
-            names[n++] = argv[i];
-        } else {
-            fprintf(stderr, "cellgraph graph delete: at most 64 genes\n");
-            return 2;
+    static const struct option LONG[] = {{"graph", required_argument, NULL, OPT_GRAPH},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    cli_opts o;
+    cli_opts_init(&o, "graph delete", argc, argv, "h", LONG);
+    for (int c; (c = cli_opts_next(&o)) != CLI_DONE;) {
+        switch (c) {
+        case OPT_GRAPH: path = o.arg; break;
+        case 'h': return CLI_HELP;
+        case CLI_ARG:
+            if (n == 64) {
+                fprintf(stderr, "cellgraph graph delete: at most 64 genes\n");
+                return 2;
+            }
+            names[n++] = o.arg;
+            break;
+        default: return 2;
         }
     }
     if (n == 0) {
@@ -265,13 +287,21 @@ static int graph_delete(int argc, char **argv) {
 }
 
 int cmd_graph(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: cellgraph graph build|info|delete ... (see cellgraph --help)\n");
+    static const struct option LONG[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    cli_opts o;
+    cli_opts_init(&o, "graph", argc, argv, "h", LONG);
+    const int c = cli_opts_next(&o);
+    if (c == 'h') return CLI_HELP;
+    if (c == CLI_BAD) return 2;
+    if (c == CLI_DONE) {
+        fprintf(stderr, "usage: cellgraph graph build|info|delete ... (see cellgraph graph --help)\n");
         return 2;
     }
-    if (strcmp(argv[1], "build") == 0) return graph_build(argc - 1, argv + 1);
-    if (strcmp(argv[1], "info") == 0) return graph_info(argc - 1, argv + 1);
-    if (strcmp(argv[1], "delete") == 0) return graph_delete(argc - 1, argv + 1);
-    fprintf(stderr, "cellgraph graph: unknown subcommand '%s' (build, info, delete)\n", argv[1]);
+    /* the subcommand: the arguments from it on are its own */
+    const int k = o.next - 1;
+    if (strcmp(o.arg, "build") == 0) return graph_build(argc - k, argv + k);
+    if (strcmp(o.arg, "info") == 0) return graph_info(argc - k, argv + k);
+    if (strcmp(o.arg, "delete") == 0) return graph_delete(argc - k, argv + k);
+    fprintf(stderr, "cellgraph graph: unknown subcommand '%s' (build, info, delete)\n", o.arg);
     return 2;
 }

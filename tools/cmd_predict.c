@@ -178,22 +178,34 @@ static cg_status write_output(const char *path, const genotype_list *l, const cg
     return CG_OK;
 }
 
+enum { OPT_CHECKPOINT = 256, OPT_DATA, OPT_INPUT, OPT_PERTURBATION };
+
 int cmd_predict(int argc, char **argv) {
     const char *ckpt = NULL, *data = NULL, *input = NULL, *output = NULL, *perturbation = NULL;
     char *names[3];
     int n_names = 0; /* every name of the command line, counted; the first 3 kept */
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        if (cli_option(argc, argv, &i, "--checkpoint", &ckpt, &bad) || cli_option(argc, argv, &i, "--data", &data, &bad) ||
-            cli_option(argc, argv, &i, "--input", &input, &bad) || cli_option(argc, argv, &i, "-o", &output, &bad) ||
-            cli_option(argc, argv, &i, "--output", &output, &bad) ||
-            cli_option(argc, argv, &i, "--perturbation", &perturbation, &bad)) {
-            if (bad) return 2;
-        } else if (argv[i][0] == '-') {
-            fprintf(stderr, "cellgraph predict: unknown option '%s'\n", argv[i]);
-            return 2;
-        } else {
-            split_names(argv[i], names, &n_names); /* "CYS3 TFC3", "CYS3,TFC3" and CYS3 TFC3 alike */
+    static const struct option LONG[] = {{"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+                                         {"data", required_argument, NULL, OPT_DATA},
+                                         {"input", required_argument, NULL, OPT_INPUT},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"perturbation", required_argument, NULL, OPT_PERTURBATION},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    cli_opts o;
+    cli_opts_init(&o, "predict", argc, argv, "ho:", LONG);
+    for (int c; (c = cli_opts_next(&o)) != CLI_DONE;) {
+        switch (c) {
+        case OPT_CHECKPOINT: ckpt = o.arg; break;
+        case OPT_DATA: data = o.arg; break;
+        case OPT_INPUT: input = o.arg; break;
+        case 'o': output = o.arg; break;
+        case OPT_PERTURBATION: perturbation = o.arg; break;
+        case 'h': return CLI_HELP;
+        case CLI_ARG: /* gene names, before, between or after the options, or after `--` */
+            /* "CYS3 TFC3", "CYS3,TFC3" and CYS3 TFC3 alike; split in place (o.arg is argv's own string) */
+            split_names((char *)o.arg, names, &n_names);
+            break;
+        default: return 2;
         }
     }
     if (!ckpt || (!input && n_names == 0) || (input && n_names > 0)) {

@@ -258,36 +258,53 @@ static cg_status check_screen_file(const char *path, const char *key, int order,
     return CG_OK;
 }
 
+/* the most genotypes --max-genotypes takes (every triple of the 6,604 genes is 4.8e10) */
+#define MAX_GENOTYPES 1000000000000000LL
+
+enum { OPT_CHECKPOINT = 256, OPT_DATA, OPT_GENES, OPT_PERTURBATION, OPT_METABOLIC, OPT_ALL, OPT_ORDER, OPT_BATCH,
+       OPT_MAX_GENOTYPES };
+
 int cmd_screen(int argc, char **argv) {
-    const char *ckpt = NULL, *data = NULL, *genes_file = NULL, *output = "screen.tsv", *v = NULL, *perturbation = NULL;
+    const char *ckpt = NULL, *data = NULL, *genes_file = NULL, *output = "screen.tsv", *perturbation = NULL;
     bool metabolic = false, all = false;
-    int order = 0;
-    long long batch = 64, max_genotypes = -1;
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        if (cli_option(argc, argv, &i, "--checkpoint", &ckpt, &bad) || cli_option(argc, argv, &i, "--data", &data, &bad) ||
-            cli_option(argc, argv, &i, "--genes", &genes_file, &bad) || cli_option(argc, argv, &i, "-o", &output, &bad) ||
-            cli_option(argc, argv, &i, "--output", &output, &bad) ||
-            cli_option(argc, argv, &i, "--perturbation", &perturbation, &bad)) {
-            if (bad) return 2;
-        } else if (strcmp(argv[i], "--metabolic") == 0) {
-            metabolic = true;
-        } else if (strcmp(argv[i], "--all") == 0) {
-            all = true;
-        } else if (cli_option(argc, argv, &i, "--order", &v, &bad)) {
-            if (bad || ((order = atoi(v)) != 2 && order != 3))
-                return fprintf(stderr, "cellgraph screen: --order must be 2 or 3\n"), 2;
-        } else if (cli_option(argc, argv, &i, "--batch-size", &v, &bad)) {
-            if (bad || (batch = atoll(v)) < 1 || batch > 4096)
-                return fprintf(stderr, "cellgraph screen: --batch-size must be 1..4096\n"), 2;
-        } else if (cli_option(argc, argv, &i, "--max-genotypes", &v, &bad)) {
-            if (bad || (max_genotypes = atoll(v)) < 1)
-                return fprintf(stderr, "cellgraph screen: --max-genotypes needs a positive integer\n"), 2;
-        } else {
-            fprintf(stderr, "cellgraph screen: unknown argument '%s'\n", argv[i]);
-            return 2;
+    int64_t order_arg = 0, batch = 64, max_genotypes = -1;
+    static const struct option LONG[] = {{"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+                                         {"data", required_argument, NULL, OPT_DATA},
+                                         {"genes", required_argument, NULL, OPT_GENES},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"perturbation", required_argument, NULL, OPT_PERTURBATION},
+                                         {"metabolic", no_argument, NULL, OPT_METABOLIC},
+                                         {"all", no_argument, NULL, OPT_ALL},
+                                         {"order", required_argument, NULL, OPT_ORDER},
+                                         {"batch-size", required_argument, NULL, OPT_BATCH},
+                                         {"max-genotypes", required_argument, NULL, OPT_MAX_GENOTYPES},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    cli_opts o;
+    cli_opts_init(&o, "screen", argc, argv, "ho:", LONG);
+    bool ok = true;
+    for (int c; ok && (c = cli_opts_next(&o)) != CLI_DONE;) {
+        switch (c) {
+        case OPT_CHECKPOINT: ckpt = o.arg; break;
+        case OPT_DATA: data = o.arg; break;
+        case OPT_GENES: genes_file = o.arg; break;
+        case 'o': output = o.arg; break;
+        case OPT_PERTURBATION: perturbation = o.arg; break;
+        case OPT_METABOLIC: metabolic = true; break;
+        case OPT_ALL: all = true; break;
+        case OPT_ORDER: ok = cli_parse_int("screen", "--order", o.arg, 2, 3, &order_arg); break;
+        /* the prediction batch: training's bound */
+        case OPT_BATCH: ok = cli_parse_int("screen", "--batch-size", o.arg, 1, CG_TRAIN_MAX_BATCH, &batch); break;
+        case OPT_MAX_GENOTYPES:
+            ok = cli_parse_int("screen", "--max-genotypes", o.arg, 1, MAX_GENOTYPES, &max_genotypes);
+            break;
+        case 'h': return CLI_HELP;
+        case CLI_ARG: return cli_unexpected(&o);
+        default: return 2;
         }
     }
+    if (!ok) return 2;
+    const int order = (int)order_arg;
     if (!ckpt || order == 0 || (genes_file != NULL) + metabolic + all != 1) {
         fprintf(stderr, "usage: cellgraph screen --checkpoint F (--genes FILE | --metabolic | --all) --order 2|3 "
                         "[-o FILE] [--batch-size B] [--max-genotypes N] [--perturbation auto|incremental|full]\n");
@@ -384,7 +401,7 @@ int cmd_screen(int argc, char **argv) {
     if (good_end == 0) fprintf(f, "%s\n%s\n", key, screen_header(order));
     printf("screen with %s: %lld genes (%s), order %d: %lld genotypes, %s path, batch %lld, %d threads -> %s\n",
            cg_model_title(&m), (long long)n, genes_file ? genes_file : metabolic ? "metabolic" : "all", order,
-           (long long)total, cg_perturbation_path_name(mode), batch, cg_get_num_threads(), output);
+           (long long)total, cg_perturbation_path_name(mode), (long long)batch, cg_get_num_threads(), output);
     fflush(stdout);
     const int64_t chunk = 4 * batch;
     geno = malloc((size_t)chunk * 3 * sizeof *geno);

@@ -286,71 +286,77 @@ static char *cli_run_config_json(const cg_model_config *mc, const cg_train_confi
     return txt;
 }
 
-/* a whole number in [lo, hi] written as an integer or in exponent form ("1e3"); false otherwise */
-static bool whole(const char *v, double lo, double hi, double *out) {
-    char *end = NULL;
-    double x = strtod(v, &end);
-    if (end == v || *end || !(x >= lo && x <= hi) || x != floor(x)) return false;
-    *out = x;
-    return true;
-}
+enum {
+    OPT_CONFIG = 256, OPT_DATA, OPT_OUT, OPT_RESUME, OPT_SPLIT, OPT_PERTURBATION, OPT_EPOCHS, OPT_BATCH,
+    OPT_MAX_MINUTES, OPT_MAX_STEPS, OPT_SEED, OPT_THREADS, OPT_CHECKPOINT
+};
 
 int cmd_train(int argc, char **argv) {
-    const char *config = NULL, *data = NULL, *out = NULL, *resume = NULL, *v = NULL;
-    double x = 0;
+    const char *config = NULL, *data = NULL, *out = NULL, *resume = NULL;
     cg_model_config mc;
     cg_model_config_defaults(&mc, cg_model_type_find("hetero_cell"));
     cg_train_config tc = cg_train_defaults();
-    int epochs = -1, batch = -1, threads = -1;
+    /* -1: not given. The bounds are the library's (cellgraph/trainer.h), so the config checked below and
+     * every checkpoint of the run are accepted by the checkpoint reader. */
+    int64_t epochs = -1, batch = -1, threads = -1, seed = -1, max_steps = -1;
     double max_minutes = -1;
-    long long seed = -1, max_steps = -1;
     const char *split = NULL, *perturbation = NULL;
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        if (cli_option(argc, argv, &i, "--config", &config, &bad) || cli_option(argc, argv, &i, "--data", &data, &bad) ||
-            cli_option(argc, argv, &i, "--out", &out, &bad) || cli_option(argc, argv, &i, "--resume", &resume, &bad) ||
-            cli_option(argc, argv, &i, "--split", &split, &bad) ||
-            cli_option(argc, argv, &i, "--perturbation", &perturbation, &bad)) {
-            if (bad) return 2;
-        } else if (cli_option(argc, argv, &i, "--epochs", &v, &bad)) {
-            if (bad || !whole(v, 1, 1e6, &x)) return fprintf(stderr, "cellgraph train: --epochs needs an integer in [1, 1e6]\n"), 2;
-            epochs = (int)x;
-        } else if (cli_option(argc, argv, &i, "--batch-size", &v, &bad)) {
-            if (bad || !whole(v, 1, 4096, &x)) return fprintf(stderr, "cellgraph train: --batch-size needs an integer in [1, 4096]\n"), 2;
-            batch = (int)x;
-        } else if (cli_option(argc, argv, &i, "--max-minutes", &v, &bad)) {
-            char *end = NULL;
-            max_minutes = bad ? -1 : strtod(v, &end);
-            if (bad || !end || *end || !(max_minutes > 0 && max_minutes <= 1e7))
-                return fprintf(stderr, "cellgraph train: --max-minutes needs a number in (0, 1e7]\n"), 2;
-        } else if (cli_option(argc, argv, &i, "--max-steps", &v, &bad)) {
-            char *end = NULL;
-            max_steps = bad ? -1 : strtoll(v, &end, 10);
-            if (bad || !end || *end || max_steps < 1)
-                return fprintf(stderr, "cellgraph train: --max-steps needs a positive integer\n"), 2;
-        } else if (cli_option(argc, argv, &i, "--seed", &v, &bad)) {
-            if (bad || !whole(v, 0, 9e15, &x)) return fprintf(stderr, "cellgraph train: --seed needs an integer in [0, 9e15]\n"), 2;
-            seed = (long long)x;
-        } else if (cli_option(argc, argv, &i, "--threads", &v, &bad)) {
-            if (bad || (threads = atoi(v)) < 1 || cg_set_num_threads(threads) != CG_OK)
-                return fprintf(stderr, "cellgraph train: --threads needs a positive integer\n"), 2;
-        } else {
-            fprintf(stderr, "cellgraph train: unknown argument '%s' (see cellgraph --help)\n", argv[i]);
-            return 2;
+    static const struct option LONG[] = {{"config", required_argument, NULL, OPT_CONFIG},
+                                         {"data", required_argument, NULL, OPT_DATA},
+                                         {"out", required_argument, NULL, OPT_OUT},
+                                         {"resume", required_argument, NULL, OPT_RESUME},
+                                         {"split", required_argument, NULL, OPT_SPLIT},
+                                         {"perturbation", required_argument, NULL, OPT_PERTURBATION},
+                                         {"epochs", required_argument, NULL, OPT_EPOCHS},
+                                         {"batch-size", required_argument, NULL, OPT_BATCH},
+                                         {"max-minutes", required_argument, NULL, OPT_MAX_MINUTES},
+                                         {"max-steps", required_argument, NULL, OPT_MAX_STEPS},
+                                         {"seed", required_argument, NULL, OPT_SEED},
+                                         {"threads", required_argument, NULL, OPT_THREADS},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    cli_opts o;
+    cli_opts_init(&o, "train", argc, argv, "h", LONG);
+    bool ok = true;
+    for (int c; ok && (c = cli_opts_next(&o)) != CLI_DONE;) {
+        switch (c) {
+        case OPT_CONFIG: config = o.arg; break;
+        case OPT_DATA: data = o.arg; break;
+        case OPT_OUT: out = o.arg; break;
+        case OPT_RESUME: resume = o.arg; break;
+        case OPT_SPLIT: split = o.arg; break;
+        case OPT_PERTURBATION: perturbation = o.arg; break;
+        case OPT_EPOCHS: ok = cli_parse_int("train", "--epochs", o.arg, 1, CG_TRAIN_MAX_EPOCHS, &epochs); break;
+        case OPT_BATCH: ok = cli_parse_int("train", "--batch-size", o.arg, 1, CG_TRAIN_MAX_BATCH, &batch); break;
+        case OPT_MAX_MINUTES:
+            ok = cli_parse_double("train", "--max-minutes", o.arg, 0, CG_TRAIN_MAX_MINUTES, &max_minutes);
+            break;
+        case OPT_MAX_STEPS: ok = cli_parse_int("train", "--max-steps", o.arg, 0, CG_TRAIN_MAX_STEPS, &max_steps); break;
+        case OPT_SEED: ok = cli_parse_int("train", "--seed", o.arg, 0, CG_TRAIN_MAX_SEED, &seed); break;
+        case OPT_THREADS: ok = cli_parse_int("train", "--threads", o.arg, 1, CG_MAX_THREADS, &threads); break;
+        case 'h': return CLI_HELP;
+        case CLI_ARG: return cli_unexpected(&o);
+        default: return 2;
         }
     }
-    if (config && (cg_model_config_load(config, &mc) != CG_OK || cg_train_config_load(config, &tc) != CG_OK))
-        return cli_fail();
-    if (epochs > 0) tc.epochs = epochs;
-    if (batch > 0) tc.batch_size = batch;
-    if (max_minutes > 0) tc.max_minutes = max_minutes;
-    if (seed >= 0) tc.seed = (uint64_t)seed;
-    if (max_steps > 0) tc.max_steps = max_steps;
-    if (split && !cg_split_kind_parse(split, &tc.split)) {
-        fprintf(stderr, "cellgraph train: --split must be random, gene1, gene2 or query\n");
+    if (!ok) return 2;
+    cg_split_kind split_kind = CG_SPLIT_RANDOM;
+    if (split && !cg_split_kind_parse(split, &split_kind)) {
+        fprintf(stderr, "cellgraph train: --split must be random, gene1, gene2 or query, got '%s'\n", split);
         return 2;
     }
-    if (!cli_perturbation("train", perturbation, &tc.perturbation)) return 2;
+    cg_perturbation_choice pchoice = CG_PERTURB_AUTO;
+    if (!cli_perturbation("train", perturbation, &pchoice)) return 2;
+    if (threads > 0 && cg_set_num_threads((int)threads) != CG_OK) return cli_fail();
+    if (config && (cg_model_config_load(config, &mc) != CG_OK || cg_train_config_load(config, &tc) != CG_OK))
+        return cli_fail();
+    if (epochs >= 0) tc.epochs = (int)epochs;
+    if (batch >= 0) tc.batch_size = (int)batch;
+    if (max_minutes >= 0) tc.max_minutes = max_minutes;
+    if (seed >= 0) tc.seed = (uint64_t)seed;
+    if (max_steps >= 0) tc.max_steps = max_steps;
+    if (split) tc.split = split_kind;
+    if (perturbation) tc.perturbation = pchoice;
     if (cg_train_config_check(&tc, "command line") != CG_OK) return cli_fail(); /* the checkpoint reader's bounds */
     char run_dir[4096];
     if (resume) {
@@ -362,8 +368,8 @@ int cmd_train(int argc, char **argv) {
         mc = info.model;
         int e = tc.epochs;
         tc = info.train;
-        if (epochs > 0) tc.epochs = e;
-        if (!cli_perturbation("train", perturbation, &tc.perturbation)) return 2;
+        if (epochs >= 0) tc.epochs = e;
+        if (perturbation) tc.perturbation = pchoice;
     } else {
         if (out) snprintf(run_dir, sizeof run_dir, "%s", out);
         else {
@@ -597,48 +603,34 @@ done_data:
     return rc;
 }
 
-/* model + graph + dataset for a checkpoint, with the checksums verified */
-int cli_open_checkpoint(const char *ckpt, const char *data, cg_checkpoint_info *info, cg_graph **g, cg_dataset *d,
-                           bool need_dataset, cg_model *m) {
-    if (cg_checkpoint_info_read(ckpt, info) != CG_OK) return cli_fail();
-    if (cli_load_graph_for(data, info->model.type->needs_relations, g, d, need_dataset, false) != CG_OK) return cli_fail();
-    if (cg_graph_checksum(*g) != info->graph_checksum) {
-        cg_error(CG_ERR_FORMAT, "%s: the checkpoint was trained on another graph (checksum %08x, this data's graph %08x)",
-                 ckpt, info->graph_checksum, cg_graph_checksum(*g));
-        if (need_dataset) cg_dataset_free(d);
-        cg_graph_free(*g);
-        return cli_fail();
-    }
-    if (cg_model_init(m, &info->model, *g) != CG_OK) {
-        if (need_dataset) cg_dataset_free(d);
-        cg_graph_free(*g);
-        return cli_fail();
-    }
-    if (cg_checkpoint_load_params(ckpt, m) != CG_OK) {
-        cg_model_free(m);
-        if (need_dataset) cg_dataset_free(d);
-        cg_graph_free(*g);
-        return cli_fail();
-    }
-    return 0;
-}
-
 int cmd_eval(int argc, char **argv) {
     const char *ckpt = NULL, *data = NULL, *split = "test", *perturbation = NULL;
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        if (cli_option(argc, argv, &i, "--checkpoint", &ckpt, &bad) || cli_option(argc, argv, &i, "--data", &data, &bad) ||
-            cli_option(argc, argv, &i, "--split", &split, &bad) ||
-            cli_option(argc, argv, &i, "--perturbation", &perturbation, &bad)) {
-            if (bad) return 2;
-        } else {
-            fprintf(stderr, "cellgraph eval: unknown argument '%s'\n", argv[i]);
-            return 2;
+    static const struct option LONG[] = {{"checkpoint", required_argument, NULL, OPT_CHECKPOINT},
+                                         {"data", required_argument, NULL, OPT_DATA},
+                                         {"split", required_argument, NULL, OPT_SPLIT},
+                                         {"perturbation", required_argument, NULL, OPT_PERTURBATION},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    cli_opts o;
+    cli_opts_init(&o, "eval", argc, argv, "h", LONG);
+    for (int c; (c = cli_opts_next(&o)) != CLI_DONE;) {
+        switch (c) {
+        case OPT_CHECKPOINT: ckpt = o.arg; break;
+        case OPT_DATA: data = o.arg; break;
+        case OPT_SPLIT: split = o.arg; break;
+        case OPT_PERTURBATION: perturbation = o.arg; break;
+        case 'h': return CLI_HELP;
+        case CLI_ARG: return cli_unexpected(&o);
+        default: return 2;
         }
     }
     int which = strcmp(split, "test") == 0 ? CG_SPLIT_TEST : strcmp(split, "val") == 0 ? CG_SPLIT_VAL
                 : strcmp(split, "train") == 0 ? CG_SPLIT_TRAIN : -1;
-    if (!ckpt || which < 0) {
+    if (which < 0) {
+        fprintf(stderr, "cellgraph eval: --split must be test, val or train, got '%s'\n", split);
+        return 2;
+    }
+    if (!ckpt) {
         fprintf(stderr, "usage: cellgraph eval --checkpoint F [--split test|val|train] [--data DIR]\n");
         return 2;
     }

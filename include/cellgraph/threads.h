@@ -8,7 +8,10 @@
 
 #include "cellgraph/error.h"
 
-/* Sets the threads used by cellgraph's loops and by BLAS. n >= 1. Errors: CG_ERR_INVALID_ARG. */
+/* The most threads cg_set_num_threads accepts. */
+#define CG_MAX_THREADS 4096
+
+/* Sets the threads used by cellgraph's loops and by BLAS, 1 <= n <= CG_MAX_THREADS. Errors: CG_ERR_INVALID_ARG. */
 cg_status cg_set_num_threads(int n);
 
 /* Current thread count. */

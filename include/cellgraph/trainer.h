@@ -51,6 +51,14 @@ cg_train_config cg_train_defaults(void);
  * cellgraph/model.h). A missing "train" object keeps the defaults. Errors: CG_ERR_IO,
  * CG_ERR_FORMAT naming an unknown key or a bad value. */
 cg_status cg_train_config_load(const char *path, cg_train_config *cfg);
+/* The bounds of the training settings: the config parser, cg_train_config_check, the checkpoint reader and
+ * the command line all use these (0 for max_minutes and max_steps: no limit). */
+#define CG_TRAIN_MAX_EPOCHS 1000000
+#define CG_TRAIN_MAX_BATCH 4096
+#define CG_TRAIN_MAX_MINUTES 1e7
+#define CG_TRAIN_MAX_SEED 9000000000000000LL
+#define CG_TRAIN_MAX_STEPS 1000000000000LL
+
 /* The bounds the parser and the checkpoint reader apply (epochs [1, 1e6], batch_size [1, 4096],
  * max_minutes [0, 1e7], seed [0, 9e15], max_steps and val_every [0, 1e12], integers where counts), for a
  * config changed after parsing (command-line overrides): a config this accepts is one every checkpoint

@@ -32,11 +32,11 @@ cg_train_config cg_train_defaults(void) {
 
 /* The one set of bounds of the training settings: the config parser, the command line (through
  * cg_train_config_check) and the checkpoint reader all use it. */
-#define B_EPOCHS 1, 1e6
-#define B_MINUTES 0, 1e7
-#define B_BATCH 1, 4096
-#define B_SEED 0, 9e15
-#define B_STEPS 0, 1e12
+#define B_EPOCHS 1, CG_TRAIN_MAX_EPOCHS
+#define B_MINUTES 0, CG_TRAIN_MAX_MINUTES
+#define B_BATCH 1, CG_TRAIN_MAX_BATCH
+#define B_SEED 0, (double)CG_TRAIN_MAX_SEED
+#define B_STEPS 0, (double)CG_TRAIN_MAX_STEPS
 
 static cg_status num(cJSON *v, const char *name, const char *key, double lo, double hi, double *out) {
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
@@ -124,7 +124,7 @@ static cg_status check_int(const char *name, const char *key, double v, double l
 cg_status cg_train_config_check(const cg_train_config *c, const char *name) {
     cg_status s = check_int(name, "epochs", c->epochs, B_EPOCHS);
     if (s == CG_OK) s = check_int(name, "batch_size", c->batch_size, B_BATCH);
-    if (s == CG_OK && !(c->max_minutes >= 0 && c->max_minutes <= 1e7))
+    if (s == CG_OK && !(c->max_minutes >= 0 && c->max_minutes <= CG_TRAIN_MAX_MINUTES))
         s = cg_error(CG_ERR_FORMAT, "%s: train.max_minutes: expected a number in [0, 1e7], got %g", name, c->max_minutes);
     if (s == CG_OK) s = check_int(name, "seed", (double)c->seed, B_SEED);
     if (s == CG_OK) s = check_int(name, "max_steps", (double)c->max_steps, B_STEPS);
