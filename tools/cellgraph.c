@@ -96,6 +96,8 @@ static void usage(FILE *f) {
 static int run_command(int argc, char **argv) {
     for (int c = 0; c < N_COMMANDS; c++)
         if (strcmp(COMMANDS[c].name, argv[0]) == 0) {
+            /* BLAS buffers mapped while memory is free: out of memory later is an error, not a hang */
+            if (cg_blas_prepare() != CG_OK) return cli_fail();
             const int rc = COMMANDS[c].run(argc, argv);
             if (rc != CLI_HELP) return rc;
             printf("usage:\n%s%s", COMMANDS[c].text, COMMANDS[c].more ? COMMANDS[c].more : "");

@@ -7,9 +7,11 @@
  * - OpenBLAS (gotoblas_init -> blas_thread_init) maps one 128 MiB buffer per thread it will use and, when
  *   mmap fails, retries forever: under `ulimit -v` below about 300 MB on this 2-core machine every command,
  *   even --version, spun at 100% CPU (issue 18 item 8). The buffers count is OpenBLAS's thread count: the
- *   OpenMP thread limit (OMP_NUM_THREADS) or else the processor count. cli_preinit reserves that much
- *   address space (PROT_NONE, nothing touched) and, when the reservation fails, exits with a message that
- *   says what to change, before OpenBLAS can start.
+ *   OpenMP thread limit (OMP_NUM_THREADS) or else the processor count. Each thread's first matrix product
+ *   maps one more (the CLI makes that happen at start, cg_blas_prepare, so that running out of memory later
+ *   is an error and not the same endless retry). cli_preinit reserves the address space of both
+ *   (PROT_NONE, nothing touched) and, when the reservation fails, exits with a message that says what to
+ *   change, before OpenBLAS can start.
  * - libgomp reads OMP_WAIT_POLICY once, at load. Its default keeps idle threads spinning at barriers for
  *   a while, which on a busy machine burns the cores the working threads need (issue 18 item 12; see
  *   docs/reliability.md for the measurements). cli_preinit sets the policy cellgraph was measured with when
@@ -32,6 +34,9 @@
  * the rest of start-up maps (thread stacks, the loader's allocations). */
 #define OPENBLAS_BUFFER_BYTES (128ull << 20)
 #define START_HEADROOM_BYTES (16ull << 20)
+/* What glibc reserves for a thread's malloc arena (HEAP_MAX_SIZE twice, 64-bit) and its default stack. */
+#define THREAD_ARENA_BYTES (128ull << 20)
+#define THREAD_STACK_BYTES (8ull << 20)
 
 /* The value of NAME in the environment block envp, or NULL. (getenv cannot be used yet: the C library
  * points `environ` at the block only in its own initialiser, after this runs.) */
@@ -73,7 +78,11 @@ static void preinit_address_space(char **envp) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
     unsigned long long threads = openblas_threads(envp);
-    unsigned long long need = threads * OPENBLAS_BUFFER_BYTES + START_HEADROOM_BYTES;
+    /* threads buffers at start-up, as many again at the threads' first products (cg_blas_prepare), and
+     * for every thread but the first the address space glibc reserves for its malloc arena (2 x 64 MiB)
+     * and its stack (8 MiB): whichever is mapped first, the buffer must fit too */
+    unsigned long long need = 2 * threads * OPENBLAS_BUFFER_BYTES +
+                              (threads - 1) * (THREAD_ARENA_BYTES + THREAD_STACK_BYTES) + START_HEADROOM_BYTES;
     void *p = mmap(NULL, (size_t)need, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p != MAP_FAILED) {
         munmap(p, (size_t)need);
@@ -82,9 +91,10 @@ static void preinit_address_space(char **envp) {
     char msg[640];
     int n = snprintf(msg, sizeof msg,
                      "cellgraph: the address-space limit (ulimit -v) of %llu MB is too small to start: %llu MB are "
-                     "mapped already, and OpenBLAS maps another 128 MB per thread (%llu thread%s) at start-up "
-                     "(and would wait forever for them): %llu MB with headroom. Raise the limit to at least "
-                     "%llu MB%s.\n",
+                     "mapped already, and OpenBLAS maps 2 x 128 MB per thread (%llu thread%s) for its work "
+                     "buffers (and would wait forever for them): with the threads' stacks and malloc arenas, "
+                     "%llu MB. Raise the limit to at "
+                     "least %llu MB%s.\n",
                      (unsigned long long)(rl.rlim_cur >> 20), mapped_mb(), threads, threads > 1 ? "s" : "",
                      need >> 20, mapped_mb() + (need >> 20),
                      threads > 1 ? ", or set OMP_NUM_THREADS=1 (one thread, 128 MB)" : "");

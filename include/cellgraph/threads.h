@@ -21,4 +21,13 @@ int cg_get_num_threads(void);
  * Errors: CG_ERR_INVALID_ARG naming the bad value. */
 cg_status cg_threads_from_env(void);
 
+/* Makes OpenBLAS map, now, the work buffer of every thread that will call it (one sgemm per OpenMP
+ * thread, all at once). OpenBLAS maps a 128 MiB buffer the first time a thread calls it and reuses it
+ * afterwards, but when that mmap fails (an address-space limit, exhausted memory) it retries forever
+ * instead of failing (OpenBLAS 0.3, memory.c: blas_memory_alloc). Called at start-up, while memory is
+ * still free, it turns a later hang inside a matrix product into an ordinary allocation failure of
+ * cellgraph's own, which is reported. Call it again after raising the thread count. Costs a few ms.
+ * Errors: CG_ERR_NOMEM (a thread's 0.4 MB of matrices could not be allocated). */
+cg_status cg_blas_prepare(void);
+
 #endif

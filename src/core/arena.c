@@ -17,7 +17,7 @@ static cg_arena_chunk *chunk_new(cg_arena *a, size_t cap) {
     size_t hdr = (sizeof(cg_arena_chunk) + CG_ARENA_ALIGN - 1) & ~(size_t)(CG_ARENA_ALIGN - 1);
     void *mem = NULL;
     if (posix_memalign(&mem, CG_ARENA_ALIGN, hdr + cap) != 0) {
-        cg_error(CG_ERR_NOMEM, "arena: cannot allocate %zu bytes", hdr + cap);
+        cg_error(CG_ERR_NOMEM, "out of memory: the activation arena could not grow by %zu bytes", hdr + cap);
         return NULL;
     }
     cg_arena_chunk *c = mem;

@@ -54,7 +54,7 @@ cg_status cg_params_finalize(cg_param_store *ps) {
     int64_t n = ps->total > 0 ? ps->total : 16;
     void *mem = NULL;
     if (posix_memalign(&mem, 64, 2 * (size_t)n * sizeof(float)) != 0)
-        return cg_error(CG_ERR_NOMEM, "params: cannot allocate %lld parameters", (long long)n);
+        return cg_error(CG_ERR_NOMEM, "out of memory: cannot allocate %lld parameters", (long long)n);
     memset(mem, 0, 2 * (size_t)n * sizeof(float));
     ps->values = mem;
     ps->grads = ps->values + n;
