@@ -484,6 +484,55 @@ static void test_progress_metadata_and_bounds(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+
+/* Issue 18 item 10: a checkpoint whose parameter is stored as int32 (same bytes, so the CRC matches)
+ * names the dtype, not "has N elements, the model N"; a missing one is called missing */
+static void test_checkpoint_messages(void **state) {
+    (void)state;
+    if (!have) skip();
+    char dir[512], path[700], bad[700];
+    tu_temp_path(dir, sizeof dir, "ckmsg");
+    mkdir(dir, 0755);
+    cg_model m;
+    cg_trainer t;
+    make(&m, &t);
+    assert_int_equal(cg_trainer_save(&t, dir, "last"), CG_OK);
+    snprintf(path, sizeof path, "%s/checkpoint_last.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    const char *victim = cg_model_params(&m)->tensors[0]->name;
+    for (int variant = 0; variant < 2; variant++) {
+        cg_safetensors *st = NULL;
+        assert_int_equal(cg_safetensors_open(path, &st), CG_OK);
+        cg_safetensors_writer w;
+        cg_safetensors_writer_init(&w);
+        for (int i = 0; i < cg_safetensors_count(st); i++) {
+            cg_safetensors_info in;
+            assert_int_equal(cg_safetensors_info_at(st, i, &in), CG_OK);
+            const bool hit = strcmp(in.name, victim) == 0;
+            if (hit && variant == 1) continue; /* dropped */
+            assert_int_equal(cg_safetensors_writer_add(&w, in.name, hit ? CG_ST_I32 : in.dtype, in.ndim, in.shape, in.data),
+                             CG_OK);
+        }
+        for (int i = 0; i < cg_safetensors_metadata_count(st); i++) {
+            const char *k, *v;
+            assert_int_equal(cg_safetensors_metadata_at(st, i, &k, &v), CG_OK);
+            assert_int_equal(cg_safetensors_writer_set_metadata(&w, k, v), CG_OK);
+        }
+        assert_int_equal(cg_safetensors_writer_write(&w, bad), CG_OK);
+        cg_safetensors_writer_free(&w);
+        cg_safetensors_close(st);
+        assert_int_equal(cg_checkpoint_load_params(bad, &m), CG_ERR_FORMAT);
+        const char *want = variant == 0 ? "is int32, the model's parameters are float32" : "is missing";
+        if (!strstr(cg_last_error(), want) || !strstr(cg_last_error(), victim))
+            fail_msg("variant %d: '%s' does not say '%s'", variant, cg_last_error(), want);
+    }
+    cg_trainer_free(&t);
+    cg_model_free(&m);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Config files are read strictly by every loader (training settings, model configs of every model):
  * text after the object, a key given twice (at any depth), a directory, a NUL byte, an empty file and a
  * file over 1 MB are errors naming the file (and the key, or the line and column). */
@@ -564,6 +613,7 @@ int main(void) {
         cmocka_unit_test(test_resume_bitwise),
         cmocka_unit_test(test_resume_after_interrupted_save),
         cmocka_unit_test(test_progress_metadata_and_bounds),
+        cmocka_unit_test(test_checkpoint_messages),
         cmocka_unit_test(test_composite_loss),
         cmocka_unit_test(test_cli_predict),
         cmocka_unit_test(test_cli_screen),

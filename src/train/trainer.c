@@ -618,13 +618,21 @@ cg_status cg_checkpoint_load_params(const char *path, cg_model *m) {
     for (int i = 0; i < ps->count && s == CG_OK; i++) {
         cg_tensor *p = ps->tensors[i];
         cg_tensor t;
-        if (cg_safetensors_get_tensor(st, p->name, &t) != CG_OK) {
+        const cg_status gs = cg_safetensors_get_tensor(st, p->name, &t);
+        if (gs == CG_ERR_NOT_FOUND) {
             s = cg_error(CG_ERR_FORMAT, "%s: parameter '%s' is missing (a checkpoint of another model config?)", path,
                          p->name);
             break;
         }
+        if (gs != CG_OK) { /* present but unusable (an unsupported dtype, misaligned data): the reader's reason */
+            char why[512];
+            snprintf(why, sizeof why, "%s", cg_last_error());
+            s = cg_error(CG_ERR_FORMAT, "%s: parameter '%s' cannot be read: %s", path, p->name, why);
+            break;
+        }
         if (t.dtype != CG_F32) {
-            s = cg_error(CG_ERR_FORMAT, "%s: parameter '%s' is not float32", path, p->name);
+            s = cg_error(CG_ERR_FORMAT, "%s: parameter '%s' is %s, the model's parameters are float32", path, p->name,
+                         t.dtype == CG_I32 ? "int32" : "not float32");
             break;
         }
         file_crc = crc32(file_crc, (const Bytef *)t.data, (uInt)(t.numel * sizeof(float)));
