@@ -16,8 +16,8 @@
 #
 # POLICIES lists the OpenMP wait policies to run, each as the OMP_WAIT_POLICY given to cellgraph:
 # "unset" (cellgraph's own choice: it sets passive when neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is
-# given, tools/preinit.c), "active" and "passive" (default: "unset active"). libgomp's own default (spin
-# for a while, then sleep) is what GOMP_SPINCOUNT=300000 gives: POLICIES="unset spin300k".
+# given, tools/preinit.c), "active", "passive", and "spinN" (GOMP_SPINCOUNT=N: spin N rounds, then sleep;
+# libgomp's own default, without OMP_WAIT_POLICY, is spin300000). Default: "unset spin300000".
 #
 # Environment: BUILD (build/release), STEPS (30), WORK (/tmp/cellgraph-load), POLICIES, REPEAT (1: each
 # measurement is the median of REPEAT runs).
@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
 STEPS=${STEPS:-30}
 WORK=${WORK:-/tmp/cellgraph-load}
-POLICIES=${POLICIES:-unset active}
+POLICIES=${POLICIES:-unset spin300000}
 REPEAT=${REPEAT:-1}
 CLI=$BUILD/cellgraph
 [ -x "$CLI" ] || { echo "bench/load.sh: $CLI not found: build first (make build)" >&2; exit 1; }
@@ -47,7 +47,7 @@ run_policy() {
     shift
     case $p in
     unset) env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$@" ;;
-    spin300k) env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=300000 "$@" ;;
+    spin*) env -u OMP_WAIT_POLICY GOMP_SPINCOUNT="${p#spin}" "$@" ;;
     *) env -u GOMP_SPINCOUNT OMP_WAIT_POLICY="$p" "$@" ;;
     esac
 }
@@ -71,7 +71,7 @@ eval_rate() {
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "cellgraph: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), train $STEPS steps of configs/hetero_cell.json, eval on the training split"
-printf '%-8s %-11s %12s %9s %12s %9s\n' policy competitors train/s slowdown eval/s slowdown
+printf '%-12s %-11s %12s %9s %12s %9s\n' policy competitors train/s slowdown eval/s slowdown
 for policy in $POLICIES; do
     ckpt=
     for hogs in 0 1 2; do
@@ -83,7 +83,7 @@ for policy in $POLICIES; do
         stop_hogs
         if [ "$hogs" = 0 ]; then tq=$tr eq=$er; fi
         awk -v p="$policy" -v h="$hogs" -v tr="$tr" -v tq="$tq" -v er="$er" -v eq="$eq" \
-            'BEGIN { printf "%-8s %-11s %12.1f %8.2fx %12.1f %8.2fx\n", p, h, tr, tq / tr, er, eq / er }'
+            'BEGIN { printf "%-12s %-11s %12.1f %8.2fx %12.1f %8.2fx\n", p, h, tr, tq / tr, er, eq / er }'
     done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
