@@ -1,13 +1,53 @@
 /* libFuzzer harness: safetensors files, through the three readers that open them.
  *   cg_safetensors_open (header validation), then every tensor's info, cg_safetensors_get_tensor and a
  *   read of its bytes, and every metadata entry;
- *   cg_graph_load (the graph file: string tables, CSR, reaction tables checked before use);
+ *   cg_graph_load (the graph file: string tables, CSR, reaction tables checked before use), and on a graph
+ *   that loads, what the commands read from it (use_graph);
  *   cg_checkpoint_info_read (a checkpoint's metadata: model and training configs, label statistics,
  *   progress values). */
+#include "cellgraph/genes.h"
 #include "cellgraph/graph.h"
 #include "cellgraph/safetensors.h"
 #include "cellgraph/trainer.h"
 #include "fuzz_util.h"
+
+/* What the commands read from a loaded graph: every node's name and attributes, every edge inside its node
+ * ranges and its CSR row, the gene resolver. A graph that loads must be safe to use. */
+static void use_graph(const cg_graph *g) {
+    size_t chars = 0;
+    for (int t = 0; t < CG_NODE_TYPES; t++)
+        for (int64_t i = 0; i < cg_graph_num_nodes(g, (cg_node_type)t); i++) {
+            const char *name = cg_graph_node_name(g, (cg_node_type)t, i);
+            if (!name) abort();
+            chars += strlen(name);
+        }
+    for (int32_t i = 0; i < (int32_t)cg_graph_num_nodes(g, CG_GENE); i++)
+        chars += strlen(cg_graph_gene_standard_name(g, i)) + strlen(cg_graph_gene_aliases(g, i)) +
+                 strlen(cg_graph_gene_qualifier(g, i));
+    for (int64_t r = 0; r < cg_graph_num_nodes(g, CG_REACTION); r++) {
+        const int32_t *genes;
+        int64_t n;
+        cg_graph_reaction_genes(g, r, &genes, &n);
+        for (int64_t k = 0; k < n; k++)
+            if (genes[k] < 0 || genes[k] >= cg_graph_num_nodes(g, CG_GENE)) abort();
+        chars += strlen(cg_graph_reaction_id(g, r)) + strlen(cg_graph_reaction_name(g, r));
+        (void)cg_graph_reaction_direction(g, r);
+    }
+    for (int64_t m = 0; m < cg_graph_num_nodes(g, CG_METABOLITE); m++) chars += strlen(cg_graph_metabolite_compartment(g, m));
+    for (int r = 0; r < cg_graph_num_relations(g); r++) {
+        const cg_relation *rel = cg_graph_relation(g, r);
+        int64_t ns = cg_graph_num_nodes(g, rel->src_type), nd = cg_graph_num_nodes(g, rel->dst_type);
+        if (rel->rowptr[0] != 0 || rel->rowptr[nd] != rel->n_edges) abort();
+        for (int64_t d = 0; d < nd; d++)
+            for (int64_t e = rel->rowptr[d]; e < rel->rowptr[d + 1]; e++)
+                if (rel->dst[e] != d || rel->src[e] < 0 || rel->src[e] >= ns) abort();
+        for (int64_t e = 0; e < rel->n_edges * rel->attr_width; e++) chars += rel->attr[e] > 0;
+    }
+    cg_genes *genes = NULL;
+    if (cg_graph_genes(g, &genes) == CG_OK) cg_genes_free(genes);
+    volatile size_t sink = chars;
+    (void)sink;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char path[64];
@@ -42,7 +82,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cg_clear_error();
 
     cg_graph *g = NULL;
-    if (cg_graph_load(path, &g) == CG_OK) cg_graph_free(g);
+    if (cg_graph_load(path, &g) == CG_OK) {
+        use_graph(g);
+        cg_graph_free(g);
+    }
     cg_clear_error();
 
     cg_checkpoint_info info;

@@ -3,7 +3,8 @@
 #   scripts/fuzz.sh BUILD SECONDS [HARNESS...]      (default: every fuzz/fuzz_*.c)
 # For each harness: first its regression inputs (fuzz/regressions/HARNESS, each run once: a fixed bug that
 # comes back fails here), then SECONDS of fuzzing from the committed seeds (fuzz/corpus/HARNESS, read only)
-# plus the inputs earlier runs found (BUILD/corpus/HARNESS, where new ones are written). Limits: 2 GB of
+# plus the inputs earlier runs found (BUILD/corpus/HARNESS, where new ones are written), with the
+# dictionary fuzz/dict/HARNESS.dict when there is one (keywords of the format). Limits: 2 GB of
 # memory, 10 s per input. A crash, leak, sanitizer report, timeout or out-of-memory leaves its input in
 # BUILD/artifacts/HARNESS/ and makes the script fail (after the other harnesses have run).
 # Logs: BUILD/logs/HARNESS.log. FUZZ_NICE (default 15) is the nice level.
@@ -38,8 +39,10 @@ for h in "${harnesses[@]}"; do
     work="$BUILD/corpus/$h"
     art="$BUILD/artifacts/$h/"
     mkdir -p "$work" "$art"
+    dict=()
+    if [ -f "fuzz/dict/$h.dict" ]; then dict=(-dict="fuzz/dict/$h.dict"); fi
     echo "fuzz: $h for ${SECONDS_EACH}s"
-    if nice -n "${FUZZ_NICE:-15}" "$bin" "${LIMITS[@]}" -max_total_time="$SECONDS_EACH" -print_final_stats=1 \
+    if nice -n "${FUZZ_NICE:-15}" "$bin" "${LIMITS[@]}" "${dict[@]}" -max_total_time="$SECONDS_EACH" -print_final_stats=1 \
         -artifact_prefix="$art" "$work" "fuzz/corpus/$h" >> "$log" 2>&1; then
         # the last status line: executions, coverage, corpus size
         grep -E "^#[0-9]+" "$log" | tail -n 1 | sed "s/^/fuzz: $h: /"
