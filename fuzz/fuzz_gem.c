@@ -1,6 +1,7 @@
 /* libFuzzer harness: yeast-GEM YAML models.
  *   cg_gem_load_memory (the libyaml event reader of src/io/gem.c: sections, reactions, stoichiometry,
- *   bounds, gene rules), with the id lookups checked on every model that loads;
+ *   bounds, gene rules), with the id lookups checked on every model that loads, and cg_gem_load on the
+ *   bytes as a file (libyaml's file input), which must agree;
  *   cg_uniprot_map_from_gem (the line scanner of src/io/weighted_sources.c that reads the genes section's
  *   UniProt annotations) on the bytes as a file, with the fixed gene table of fuzz_util.h. */
 #include "cellgraph/gem.h"
@@ -11,7 +12,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cg_gem m;
-    if (cg_gem_load_memory((const char *)data, size, "fuzz.yml", &m) == CG_OK) {
+    cg_status s_mem = cg_gem_load_memory((const char *)data, size, "fuzz.yml", &m);
+    if (s_mem == CG_OK) {
         for (int i = 0; i < m.n_metabolites; i++)
             if (cg_gem_metabolite_index(&m, m.metabolites[i].id) != i) abort();
         for (int r = 0; r < m.n_reactions; r++) {
@@ -23,13 +25,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         for (int i = 0; i < m.n_genes; i++)
             if (cg_gem_gene_index(&m, m.genes[i].id) != i) abort();
-        cg_gem_free(&m);
     }
     cg_clear_error();
 
     char path[64];
     int fd = fuzz_file(data, size, path);
     if (fd >= 0) {
+        /* the file reader parses the same bytes the same way */
+        cg_gem f;
+        cg_status s_file = cg_gem_load(path, &f);
+        if (s_file != s_mem) {
+            fprintf(stderr, "memory: %d, file: %d (%s)\n", (int)s_mem, (int)s_file, cg_last_error());
+            abort();
+        }
+        if (s_file == CG_OK) {
+            if (f.n_reactions != m.n_reactions || f.n_metabolites != m.n_metabolites || f.n_genes != m.n_genes) abort();
+            cg_gem_free(&f);
+        }
+        cg_clear_error();
         cg_genes *g = fuzz_genes();
         cg_uniprot_map *um = NULL;
         cg_source_stats st;
@@ -41,5 +54,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         cg_genes_free(g);
         close(fd);
     }
+    cg_gem_free(&m); /* zeroed when it did not load */
     return 0;
 }
