@@ -4,7 +4,10 @@
  *   cg_graph_load (the graph file: string tables, CSR, reaction tables checked before use), and on a graph
  *   that loads, what the commands read from it (use_graph);
  *   cg_checkpoint_info_read (a checkpoint's metadata: model and training configs, label statistics,
- *   progress values). */
+ *   progress values);
+ *   cg_dataset_load (a dataset file: genotypes, labels, splits, label statistics, sources), and on a dataset
+ *   that loads, a read of every sample. */
+#include "cellgraph/dataset.h"
 #include "cellgraph/genes.h"
 #include "cellgraph/graph.h"
 #include "cellgraph/safetensors.h"
@@ -90,6 +93,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     cg_checkpoint_info info;
     (void)cg_checkpoint_info_read(path, &info);
+    cg_clear_error();
+
+    cg_dataset d;
+    if (cg_dataset_load(path, &d) == CG_OK) {
+        int64_t sum = 0; /* what training reads: genotypes, labels, split ids */
+        for (int64_t i = 0; i < d.n; i++) {
+            for (int k = 0; k < 3; k++) sum += d.genotype[3 * i + k] + d.label_count[3 * i + k] + (d.label[3 * i + k] > 0);
+            for (int k = 0; k < CG_SPLIT_KINDS; k++) sum += d.split[k][i];
+            sum += d.source_mask[i];
+        }
+        volatile int64_t sink = sum;
+        (void)sink;
+        cg_dataset_free(&d);
+    }
     cg_clear_error();
 
     close(fd);

@@ -99,6 +99,29 @@ def checkpoint():
     return safetensors([("mean", "F32", [3], [0.9, 0.0, 0.0]), ("offsets", "F32", [2, 3], [0.0] * 6)], meta)
 
 
+def dataset():
+    """3 samples over 4 genes: a single, a pair, a triple; every split kind."""
+    nan = float("nan")
+    t = [("genotype", "I32", [3, 3], [0, -1, -1, 0, 1, -1, 1, 2, 3]),
+         ("label", "F32", [3, 3], [0.9, nan, nan, 0.7, -0.05, nan, nan, nan, 0.02]),
+         ("label_std", "F32", [3, 3], [0.01, nan, nan, 0.02, nan, nan, nan, nan, nan]),
+         ("label_p_value", "F32", [3, 3], [nan, nan, nan, nan, 0.01, nan, nan, nan, 0.2]),
+         ("label_count", "I32", [3, 3], [1, 0, 0, 1, 1, 0, 0, 0, 1]),
+         ("source_mask", "I32", [3], [1, 2, 2])]
+    for k in ("random", "gene1", "gene2", "query"):
+        t.append(("split." + k, "I32", [3], [0, 1, 2]))
+    stat = {"mean": 0.5, "std": 0.1, "min": 0, "max": 1, "count": 1}
+    stats = {k: {"fitness": stat, "epsilon": stat, "tau": stat} for k in ("random", "gene1", "gene2", "query")}
+    sources = [{"source": "smf", "rows": 3, "records": 1, "dropped": [{"reason": "unknown gene", "rows": 2,
+                                                                       "example": "X"}]},
+               {"source": "dcell", "rows": 2, "records": 2, "dropped": []}]
+    meta = {"format": "cellgraph.dataset/2", "labels": json.dumps(["fitness", "epsilon", "tau"]),
+            "sources": json.dumps(sources), "label_statistics": json.dumps(stats), "n_genes": "4",
+            "genes_crc32": "12345678", "seed": "42", "gene_holdout": "0.1"}
+    return safetensors(t, meta)
+
+
+put("fuzz_safetensors", "dataset", dataset())
 put("fuzz_safetensors", "empty", safetensors([]))
 put("fuzz_safetensors", "two_tensors", safetensors([("a", "F32", [2, 2], [1, 2, 3, 4]), ("b", "I64", [3], [1, 2, 3])],
                                                    {"note": "x"}))
