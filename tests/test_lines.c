@@ -105,8 +105,9 @@ static void test_truncated_gzip(void **state) {
     char path[512], out[256];
     int64_t n;
     tu_temp_path(path, sizeof path, "cut.txt.gz");
-    char text[4000];
-    for (int i = 0; i < 400; i++) snprintf(text + 10 * i, 11, "line %04d\n", i);
+    char text[4096];
+    size_t off = 0;
+    for (int i = 0; i < 400; i++) off += (size_t)snprintf(text + off, sizeof text - off, "line %d\n", i);
     write_bytes(path, text, strlen(text), true);
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
