@@ -15,7 +15,9 @@ PACKAGES=(
   libcmocka-dev        # unit tests
   libplplot-dev        # PNG plots (loss curves, predicted vs measured)
   plplot-driver-cairo  # PLplot's pngcairo device
-  libomp-dev           # not needed by gcc (libgomp), kept for clang builds
+  libomp-dev           # OpenMP for clang builds (the fuzz build)
+  clang                # libFuzzer harnesses (make fuzz, make test's fuzz-smoke)
+  libclang-rt-dev      # libFuzzer and the sanitizer runtimes for clang (libclang-rt-14-dev on bookworm)
   strace               # tests: kills a command at a chosen system call (tests/test_crash.c)
 )
 

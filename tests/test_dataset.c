@@ -7,6 +7,7 @@
 
 #include "cellgraph/dataset.h"
 #include "cellgraph/phenotypes.h"
+#include "cellgraph/safetensors.h"
 #include "testutil.h"
 
 static const char *data_dir(void) {
@@ -401,11 +402,87 @@ static void test_roundtrip(void **state) {
     remove(path);
 }
 
+/* cg_dataset_load checks what it reads before using it (fuzz/fuzz_safetensors found the first): counts in the
+ * metadata (sources' rows, records and drops; label statistics' count) are whole numbers in [0, 2^53], never
+ * cast unchecked (a missing "rows" was NaN cast to int64_t); n_genes is a count; every genotype is 1 to 3
+ * ascending genes, -1 padded. A file from cg_dataset_save, copied with one thing changed, is a format
+ * error naming it. */
+static void rewrite(const char *from, const char *to, const char *key, const char *value, const int32_t *genotype) {
+    cg_safetensors *st;
+    assert_int_equal(cg_safetensors_open(from, &st), CG_OK);
+    cg_safetensors_writer w;
+    cg_safetensors_writer_init(&w);
+    for (int i = 0; i < cg_safetensors_count(st); i++) {
+        cg_safetensors_info in;
+        assert_int_equal(cg_safetensors_info_at(st, i, &in), CG_OK);
+        const void *data = genotype && strcmp(in.name, "genotype") == 0 ? genotype : in.data;
+        assert_int_equal(cg_safetensors_writer_add(&w, in.name, in.dtype, in.ndim, in.shape, data), CG_OK);
+    }
+    for (int i = 0; i < cg_safetensors_metadata_count(st); i++) {
+        const char *k, *v;
+        assert_int_equal(cg_safetensors_metadata_at(st, i, &k, &v), CG_OK);
+        assert_int_equal(cg_safetensors_writer_set_metadata(&w, k, key && strcmp(k, key) == 0 ? value : v), CG_OK);
+    }
+    assert_int_equal(cg_safetensors_writer_write(&w, to), CG_OK);
+    cg_safetensors_writer_free(&w);
+    cg_safetensors_close(st);
+}
+
+static void test_load_damaged(void **state) {
+    (void)state;
+    cg_genes *g = small_genes();
+    cg_pheno_record r[] = {rec(0, -1, -1, CG_LABEL_FITNESS, 0.9f, 0.02f, NAN), rec(1, 3, -1, CG_LABEL_EPSILON, -0.1f, NAN, 0.01f)};
+    int src[] = {0, 0};
+    cg_pheno_stats st[1] = {{.source = "a", .rows = 2, .records = 2}};
+    cg_dataset d;
+    assert_int_equal(cg_dataset_from_records(r, src, 2, st, 1, g, NULL, &d), CG_OK);
+    char good[512], bad[512];
+    tu_temp_path(good, sizeof good, "good.dataset.safetensors");
+    tu_temp_path(bad, sizeof bad, "bad.dataset.safetensors");
+    assert_int_equal(cg_dataset_save(&d, good), CG_OK);
+    cg_dataset l;
+    rewrite(good, bad, NULL, NULL, NULL);
+    if (cg_dataset_load(bad, &l) != CG_OK) fail_msg("%s", cg_last_error());
+    cg_dataset_free(&l);
+    static const char *const cases[][3] = {
+        {"sources", "[{\"source\": \"a\", \"records\": 2}]", NULL}, /* rows absent: 0 */
+        {"sources", "[{\"source\": \"a\", \"rows\": 1e300}]", "'rows' is not a count"},
+        {"sources", "[{\"source\": \"a\", \"rows\": -1}]", "'rows' is not a count"},
+        {"sources", "[{\"source\": \"a\", \"records\": 2.5}]", "'records' is not a count"},
+        {"sources", "[{\"source\": \"a\", \"dropped\": [{\"reason\": \"x\", \"rows\": \"7\"}]}]",
+         "'rows' is not a count"},
+        {"label_statistics", "{\"random\": {\"fitness\": {\"mean\": 1, \"count\": -3}}}", "'count' is not a count"},
+        {"n_genes", "-5", "n_genes '-5'"},
+        {"n_genes", "5x", "n_genes '5x'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        rewrite(good, bad, cases[i][0], cases[i][1], NULL);
+        cg_status s = cg_dataset_load(bad, &l);
+        if (!cases[i][2]) {
+            if (s != CG_OK) fail_msg("case %zu: %s", i, cg_last_error());
+            cg_dataset_free(&l);
+        } else if (s != CG_ERR_FORMAT || !strstr(cg_last_error(), cases[i][2])) {
+            fail_msg("case %zu: status %d: %s", i, (int)s, cg_last_error());
+        }
+    }
+    /* genotypes: descending, a gene after padding, no gene */
+    const int32_t geno[][6] = {{0, -1, -1, 3, 1, -1}, {0, -1, 2, 1, 3, -1}, {-1, -1, -1, 1, 3, -1}};
+    for (size_t i = 0; i < sizeof geno / sizeof *geno; i++) {
+        rewrite(good, bad, NULL, NULL, geno[i]);
+        assert_int_equal(cg_dataset_load(bad, &l), CG_ERR_FORMAT);
+        if (!strstr(cg_last_error(), "is not 1 to 3 ascending genes")) fail_msg("genotype %zu: %s", i, cg_last_error());
+    }
+    remove(good);
+    remove(bad);
+    cg_dataset_free(&d);
+    cg_genes_free(g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merge_rule),   cmocka_unit_test(test_real_counts), cmocka_unit_test(test_random_split),
         cmocka_unit_test(test_gene_split),   cmocka_unit_test(test_query_split), cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_empty_source),
+        cmocka_unit_test(test_empty_source), cmocka_unit_test(test_load_damaged),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

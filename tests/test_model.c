@@ -483,6 +483,58 @@ static void test_pre_registry_checkpoint(void **state) {
     unsetenv("CELLGRAPH_CACHE");
 }
 
+/* cg_checkpoint_info_read checks the progress values it reads (epoch, step: not covered by the parameter
+ * CRC) before casting them: fuzz_safetensors found a checkpoint without "step" (NaN cast to int64_t, undefined
+ * behaviour that UBSan reports). Absent values read as 0 (older files); NaN, out of range or fractional
+ * values are a format error naming the key. */
+static void write_ckpt_meta(const char *path, const char *epoch, const char *step) {
+    cg_safetensors_writer w;
+    cg_safetensors_writer_init(&w);
+    float x[3] = {0};
+    int64_t n = 3;
+    assert_int_equal(cg_safetensors_writer_add(&w, "x", CG_ST_F32, 1, &n, x), CG_OK);
+    assert_int_equal(cg_safetensors_writer_set_metadata(&w, "format", "cellgraph.checkpoint/1"), CG_OK);
+    assert_int_equal(cg_safetensors_writer_set_metadata(&w, "model", "{\"model\": \"additive\"}"), CG_OK);
+    assert_int_equal(cg_safetensors_writer_set_metadata(&w, "train", "{}"), CG_OK);
+    assert_int_equal(cg_safetensors_writer_set_metadata(&w, "label_statistics",
+                                                        "{\"fitness\": {\"mean\": 1, \"std\": 0.1}, "
+                                                        "\"epsilon\": {\"mean\": 0, \"std\": 0.1}, "
+                                                        "\"tau\": {\"mean\": 0, \"std\": 0.1}}"),
+                     CG_OK);
+    assert_int_equal(cg_safetensors_writer_set_metadata(&w, "graph_checksum", "0a1b2c3d"), CG_OK);
+    assert_int_equal(cg_safetensors_writer_set_metadata(&w, "dataset_checksum", "deadbeef"), CG_OK);
+    if (epoch) assert_int_equal(cg_safetensors_writer_set_metadata(&w, "epoch", epoch), CG_OK);
+    if (step) assert_int_equal(cg_safetensors_writer_set_metadata(&w, "step", step), CG_OK);
+    assert_int_equal(cg_safetensors_writer_write(&w, path), CG_OK);
+    cg_safetensors_writer_free(&w);
+}
+
+static void test_checkpoint_info_progress(void **state) {
+    (void)state;
+    char path[512];
+    tu_temp_path(path, sizeof path, "progress.safetensors");
+    cg_checkpoint_info info;
+    write_ckpt_meta(path, "3", "120");
+    if (cg_checkpoint_info_read(path, &info) != CG_OK) fail_msg("%s", cg_last_error());
+    assert_int_equal(info.epoch, 3);
+    assert_int_equal(info.step, 120);
+    write_ckpt_meta(path, NULL, NULL);
+    if (cg_checkpoint_info_read(path, &info) != CG_OK) fail_msg("%s", cg_last_error());
+    assert_int_equal(info.epoch, 0);
+    assert_int_equal(info.step, 0);
+    static const char *const bad[][3] = {{"1", "nan", "step"},  {"1", "1e300", "step"}, {"1", "-1", "step"},
+                                         {"1", "2.5", "step"},  {"nan", "1", "epoch"},  {"1e7", "1", "epoch"},
+                                         {"-inf", "1", "epoch"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_ckpt_meta(path, bad[i][0], bad[i][1]);
+        assert_int_equal(cg_checkpoint_info_read(path, &info), CG_ERR_FORMAT);
+        char want[64];
+        snprintf(want, sizeof want, "metadata %s", bad[i][2]);
+        if (!strstr(cg_last_error(), want)) fail_msg("epoch %s step %s: %s", bad[i][0], bad[i][1], cg_last_error());
+    }
+    remove(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry_and_configs),
@@ -491,6 +543,7 @@ int main(void) {
         cmocka_unit_test(test_hetero_cell_overfit),
         cmocka_unit_test(test_additive_cli),
         cmocka_unit_test(test_pre_registry_checkpoint),
+        cmocka_unit_test(test_checkpoint_info_progress),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,10 +1,11 @@
 /* cellgraph predict: the predicted labels of genotypes named on the command line or listed in a file, in
  * original units, as a TSV.
  *
- * Input file: one genotype per line, 1 to 3 gene names separated by spaces, tabs or commas; blank lines and
- * lines whose first name starts with '#' are skipped. Lines of any length are read whole (cg_lines; plain or
- * gzip); a NUL byte, an unknown or repeated gene, or a count of names other than 1 to 3 is an error naming
- * the file and the line, and nothing is written.
+ * Input file (read by cg_read_genotype_file, cellgraph/genotype_files.h): one genotype per line, 1 to 3 gene
+ * names separated by spaces, tabs or commas; blank lines and lines whose first name starts with '#' are
+ * skipped. Lines of any length are read whole (cg_lines; plain or gzip); a NUL byte, an unknown or repeated
+ * gene, or a count of names other than 1 to 3 is an error naming the file and the line, and nothing is
+ * written.
  *
  * Output: a header, then one row per genotype: `genotype` (the names as given, joined by ','), `genes` (the
  * resolved systematic names in index order, joined by ','), then one column per label. No field holds a
@@ -19,112 +20,15 @@
 
 #include "cellgraph/deletion.h"
 #include "cellgraph/genes.h"
+#include "cellgraph/genotype_files.h"
 #include "cellgraph/lines.h"
 #include "cellgraph/safetensors.h"
 #include "cellgraph/trainer.h"
 #include "cli.h"
 
-/* what separates the names of a genotype */
-#define NAME_SEPARATORS " \t,"
-
-/* parses one genotype (names separated by spaces, tabs or commas) into sorted gene indices */
-static cg_status parse_genotype(const cg_genes *genes, char **names, int n, int32_t out[3], const char *where) {
-    if (n < 1 || n > 3)
-        return cg_error(CG_ERR_INVALID_ARG, "%s: a genotype has 1 to 3 genes, got %d", where, n);
-    for (int k = 0; k < 3; k++) out[k] = -1;
-    for (int k = 0; k < n; k++) {
-        int32_t gi;
-        if (cg_genes_resolve(genes, names[k], &gi) != CG_OK) return cg_error_wrap(cg_last_status(), "%s", where);
-        for (int j = 0; j < k; j++)
-            if (out[j] == gi)
-                return cg_error(CG_ERR_INVALID_ARG, "%s: gene '%s' is repeated in the genotype (as '%s')", where, names[k],
-                                names[j]);
-        out[k] = gi;
-    }
-    for (int a = 0; a < n; a++)
-        for (int b = a + 1; b < n; b++)
-            if (out[b] < out[a]) {
-                int32_t tmp = out[a];
-                out[a] = out[b];
-                out[b] = tmp;
-            }
-    return CG_OK;
-}
-
-/* Splits text in place at NAME_SEPARATORS: the first 3 names go to names[] from *count on, and *count
- * counts every name (so that a genotype of too many names is reported with its true size). */
-static void split_names(char *text, char *names[3], int *count) {
-    char *save = NULL;
-    for (char *tok = strtok_r(text, NAME_SEPARATORS, &save); tok; tok = strtok_r(NULL, NAME_SEPARATORS, &save)) {
-        if (*count < 3) names[*count] = tok;
-        if (*count < INT32_MAX) ++*count;
-    }
-}
-
-/* the genotypes to predict */
-typedef struct genotype_list {
-    int32_t *geno; /* [n, 3] sorted gene indices, -1 padded */
-    char **given;  /* [n] the names as given, joined by ',' */
-    int64_t n, cap;
-} genotype_list;
-
-static void list_free(genotype_list *l) {
-    for (int64_t i = 0; i < l->n; i++) free(l->given[i]);
-    free(l->given);
-    free(l->geno);
-    memset(l, 0, sizeof *l);
-}
-
-/* resolves names[0..count) (at where) and appends the genotype */
-static cg_status list_add(genotype_list *l, const cg_genes *genes, char **names, int count, const char *where) {
-    int32_t g[3];
-    cg_status s = parse_genotype(genes, names, count, g, where);
-    if (s != CG_OK) return s;
-    if (l->n == l->cap) {
-        int64_t cap = l->cap ? 2 * l->cap : 256;
-        int32_t *ng = realloc(l->geno, (size_t)cap * 3 * sizeof *ng);
-        if (ng) l->geno = ng;
-        char **nn = ng ? realloc(l->given, (size_t)cap * sizeof *nn) : NULL;
-        if (nn) l->given = nn;
-        if (!ng || !nn) return cg_error(CG_ERR_NOMEM, "%s: out of memory for %lld genotypes", where, (long long)cap);
-        l->cap = cap;
-    }
-    size_t len = 1;
-    for (int k = 0; k < count; k++) len += strlen(names[k]) + 1;
-    char *joined = malloc(len);
-    if (!joined) return cg_error(CG_ERR_NOMEM, "%s: out of memory", where);
-    joined[0] = '\0';
-    for (int k = 0; k < count; k++) strcat(strcat(joined, k ? "," : ""), names[k]);
-    memcpy(l->geno + 3 * l->n, g, sizeof g);
-    l->given[l->n++] = joined;
-    return CG_OK;
-}
-
-/* the genotypes of a file, one per line */
-static cg_status read_genotypes(const char *path, const cg_genes *genes, genotype_list *l) {
-    cg_lines r;
-    cg_status s = cg_lines_open(&r, path);
-    if (s != CG_OK) return s;
-    char *line, where[4200];
-    size_t len;
-    int lrc;
-    while ((lrc = cg_lines_next(&r, &line, &len)) > 0) {
-        char *names[3];
-        int count = 0;
-        split_names(line, names, &count);
-        if (count == 0 || names[0][0] == '#') continue;
-        snprintf(where, sizeof where, "%s: line %lld", path, (long long)r.lineno);
-        if ((s = list_add(l, genes, names, count, where)) != CG_OK) break;
-    }
-    if (s == CG_OK && lrc < 0) s = cg_last_status(); /* a NUL byte, a read error: file and line named */
-    cg_lines_close(&r);
-    if (s == CG_OK && l->n == 0) s = cg_error(CG_ERR_FORMAT, "%s: no genotype in the file", path);
-    return s;
-}
-
 /* The TSV: the header, then per genotype the names, the genes and each label in original units (the one
  * place that knows the label columns). Errors: CG_ERR_IO when a write fails. */
-static cg_status write_predictions(FILE *f, const char *name, const genotype_list *l, const cg_graph *g,
+static cg_status write_predictions(FILE *f, const char *name, const cg_genotype_list *l, const cg_graph *g,
                                    const float *pred, const cg_checkpoint_info *info) {
     fprintf(f, "genotype\tgenes");
     for (int k = 0; k < CG_NUM_LABELS; k++) fprintf(f, "\t%s", cg_label_name((cg_label)k));
@@ -149,7 +53,7 @@ static cg_status write_predictions(FILE *f, const char *name, const genotype_lis
 }
 
 /* writes the predictions to path through path.tmp.<pid>, renamed over path once complete and on disk */
-static cg_status write_output(const char *path, const genotype_list *l, const cg_graph *g, const float *pred,
+static cg_status write_output(const char *path, const cg_genotype_list *l, const cg_graph *g, const float *pred,
                               const cg_checkpoint_info *info) {
     char tmp[4300];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
@@ -203,7 +107,7 @@ int cmd_predict(int argc, char **argv) {
         case 'h': return CLI_HELP;
         case CLI_ARG: /* gene names, before, between or after the options, or after `--` */
             /* "CYS3 TFC3", "CYS3,TFC3" and CYS3 TFC3 alike; split in place (o.arg is argv's own string) */
-            split_names((char *)o.arg, names, &n_names);
+            cg_genotype_split_names((char *)o.arg, names, &n_names);
             break;
         default: return 2;
         }
@@ -227,14 +131,15 @@ int cmd_predict(int argc, char **argv) {
         return cli_fail();
     }
     cg_genes *genes = NULL;
-    genotype_list list = {0};
+    cg_genotype_list list = {0};
     float *pred = NULL;
     cg_graph_index hg;
     bool hg_ok = false, ctx_ok = false;
     cg_ctx ctx;
     cg_status s = cg_graph_genes(g, &genes);
     if (s == CG_OK)
-        s = input ? read_genotypes(input, genes, &list) : list_add(&list, genes, names, n_names, "command line");
+        s = input ? cg_read_genotype_file(input, genes, &list)
+                  : cg_genotype_list_add(&list, genes, names, n_names, "command line");
     if (s == CG_OK && (s = cg_graph_index_init(&hg, g)) == CG_OK) hg_ok = true;
     if (s == CG_OK && (s = cg_ctx_init(&ctx, 0, 1)) == CG_OK) ctx_ok = true;
     if (s == CG_OK && !(pred = malloc((size_t)list.n * CG_NUM_LABELS * sizeof *pred)))
@@ -253,7 +158,7 @@ int cmd_predict(int argc, char **argv) {
     if (ctx_ok) cg_ctx_free(&ctx);
     if (hg_ok) cg_graph_index_free(&hg);
     free(pred);
-    list_free(&list);
+    cg_genotype_list_free(&list);
     cg_genes_free(genes);
     cg_model_free(&m);
     cg_graph_free(g);

@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "cellgraph/genes.h"
+#include "cellgraph/genotype_files.h"
 #include "cellgraph/model.h"
 #include "cellgraph/lines.h"
 #include "cellgraph/threads.h"
@@ -27,60 +28,6 @@
 static int cmp_i32(const void *a, const void *b) {
     int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
     return (x > y) - (x < y);
-}
-
-/* genes listed in a file, one per line ('#' comments and blank lines skipped) */
-static cg_status read_gene_file(const char *path, const cg_genes *genes, int32_t **out, int64_t *n_out) {
-    cg_lines r;
-    cg_status s = cg_lines_open(&r, path);
-    if (s != CG_OK) return s;
-    int64_t n = 0, cap = 256;
-    int32_t *list = malloc((size_t)cap * sizeof *list);
-    int64_t *line_of = malloc((size_t)cap * sizeof *line_of);
-    char *line;
-    size_t len;
-    int lrc = 0;
-    if (!list || !line_of) s = cg_error(CG_ERR_NOMEM, "out of memory");
-    while (s == CG_OK && (lrc = cg_lines_next(&r, &line, &len)) > 0) {
-        char *p = cg_strip(line);
-        if (*p == '\0' || *p == '#') continue;
-        int32_t gi;
-        if (cg_genes_resolve(genes, p, &gi) != CG_OK) {
-            s = cg_error_wrap(cg_last_status(), "%s:%lld", path, (long long)r.lineno);
-            break;
-        }
-        for (int64_t k = 0; k < n; k++)
-            if (list[k] == gi) {
-                s = cg_error(CG_ERR_FORMAT, "%s:%lld: gene '%s' is listed twice (first on line %lld)", path,
-                             (long long)r.lineno, p, (long long)line_of[k]);
-                break;
-            }
-        if (s != CG_OK) break;
-        if (n == cap) {
-            cap *= 2;
-            int32_t *l2 = realloc(list, (size_t)cap * sizeof *list);
-            int64_t *o2 = realloc(line_of, (size_t)cap * sizeof *line_of);
-            if (l2) list = l2;
-            if (o2) line_of = o2;
-            if (!l2 || !o2) {
-                s = cg_error(CG_ERR_NOMEM, "out of memory");
-                break;
-            }
-        }
-        line_of[n] = r.lineno;
-        list[n++] = gi;
-    }
-    cg_lines_close(&r);
-    if (s == CG_OK && lrc < 0) s = cg_last_status();
-    free(line_of);
-    if (s == CG_OK && n == 0) s = cg_error(CG_ERR_FORMAT, "%s: no gene in the file", path);
-    if (s != CG_OK) {
-        free(list);
-        return s;
-    }
-    *out = list;
-    *n_out = n;
-    return CG_OK;
 }
 
 /* number of k-subsets of n items (k = 2, 3) */
@@ -337,7 +284,7 @@ int cmd_screen(int argc, char **argv) {
     int64_t n = 0;
     const int64_t ng = cg_graph_num_nodes(g, CG_GENE);
     if (genes_file) {
-        if (read_gene_file(genes_file, genes, &list, &n) != CG_OK) goto out;
+        if (cg_read_gene_list(genes_file, genes, &list, &n) != CG_OK) goto out;
     } else {
         list = malloc((size_t)ng * sizeof *list);
         if (!list) {

@@ -22,6 +22,9 @@ typedef struct cg_lines {
     char *buf;        /* current line (NUL-terminated, without the newline or a trailing CR) */
     size_t cap;
     int64_t lineno;   /* 1-based number of the line last returned (0 before the first) */
+    char *in;         /* read-ahead: decompressed bytes in[in_pos .. in_len) not returned yet */
+    size_t in_pos, in_len;
+    int eof;          /* the file has no more bytes */
 } cg_lines;
 
 /* Opens path for reading. Errors: CG_ERR_IO naming the path with strerror text (missing file,
@@ -31,7 +34,8 @@ cg_status cg_lines_open(cg_lines *r, const char *path);
 /* Reads the next line into *line (valid until the next call; the caller may modify it in place) and its
  * length into *len. Returns 1 for a line, 0 at the end of the file, -1 on error with the status set:
  * CG_ERR_FORMAT "<path>: line N: truncated or corrupt gzip data (...)" for a damaged .gz,
- * CG_ERR_FORMAT for a NUL byte inside a line (binary data), CG_ERR_IO for a read error, CG_ERR_NOMEM. */
+ * CG_ERR_FORMAT for a NUL byte anywhere in a line (binary data; the last line too, with or without its
+ * newline), CG_ERR_IO for a read error, CG_ERR_NOMEM. */
 int cg_lines_next(cg_lines *r, char **line, size_t *len);
 
 /* Closes the file and frees the buffers. Safe to call twice. */

@@ -521,12 +521,30 @@ static const void *need(cg_safetensors *st, const char *path, const char *name, 
         *s = cg_error(CG_ERR_FORMAT, "%s: tensor '%s' has the wrong dtype or shape", path, name);
         return NULL;
     }
+    if (info.offset % (uint64_t)cg_st_dtype_size(dt) != 0) { /* read in place: must be aligned */
+        *s = cg_error(CG_ERR_FORMAT, "%s: tensor '%s' is not aligned to its element size (data offset %llu)", path,
+                      name, (unsigned long long)info.offset);
+        return NULL;
+    }
     return info.data;
 }
 
 static double num_of(cJSON *o, const char *k) {
     cJSON *v = cJSON_GetObjectItem(o, k);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* A count in the metadata (never cast unchecked: NaN or 1e300 to an integer is undefined): absent is 0;
+ * anything but a whole number in [0, 2^53] is a format error naming `what` and the key. */
+static cg_status count_of(cJSON *o, const char *k, const char *path, const char *what, int64_t *out) {
+    cJSON *v = cJSON_GetObjectItem(o, k);
+    *out = 0;
+    if (!v) return CG_OK;
+    double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    if (!(x >= 0 && x <= 9007199254740992.0 && x == floor(x)))
+        return cg_error(CG_ERR_FORMAT, "%s: metadata %s: '%s' is not a count", path, what, k);
+    *out = (int64_t)x;
+    return CG_OK;
 }
 
 cg_status cg_dataset_load(const char *path, cg_dataset *out) {
@@ -568,16 +586,27 @@ cg_status cg_dataset_load(const char *path, cg_dataset *out) {
     }
     const char *ng = cg_safetensors_metadata(st, "n_genes"), *crc = cg_safetensors_metadata(st, "genes_crc32");
     const char *seed = cg_safetensors_metadata(st, "seed"), *hold = cg_safetensors_metadata(st, "gene_holdout");
-    out->n_genes = ng ? atoll(ng) : 0;
+    char *end = NULL;
+    out->n_genes = ng ? strtoll(ng, &end, 10) : 0;
+    if (s == CG_OK && ng && (end == ng || *end || out->n_genes < 0 || out->n_genes > INT32_MAX))
+        s = cg_error(CG_ERR_FORMAT, "%s: metadata n_genes '%s' is not a gene count", path, ng);
     out->genes_checksum = crc ? (uint32_t)strtoul(crc, NULL, 16) : 0;
     out->seed = seed ? strtoull(seed, NULL, 10) : 0;
     out->gene_holdout = hold ? atof(hold) : NAN;
     if (s == CG_OK) {
-        /* indices must be valid genes, splits valid ids */
+        /* indices must be valid genes (1 to 3, ascending, -1 padded), splits valid ids */
         for (int64_t i = 0; i < 3 * S && s == CG_OK; i++)
             if (out->genotype[i] < -1 || out->genotype[i] >= out->n_genes)
                 s = cg_error(CG_ERR_FORMAT, "%s: sample %lld names gene index %d outside the %lld genes", path,
                              (long long)(i / 3), out->genotype[i], (long long)out->n_genes);
+        for (int64_t i = 0; i < S && s == CG_OK; i++) {
+            const int32_t *g = out->genotype + 3 * i;
+            bool ok = g[0] >= 0;
+            for (int k = 1; k < 3; k++) ok = ok && (g[k] == -1 ? (k == 2 || g[k + 1] == -1) : g[k] > g[k - 1]);
+            if (!ok)
+                s = cg_error(CG_ERR_FORMAT, "%s: sample %lld: genotype (%d, %d, %d) is not 1 to 3 ascending genes", path,
+                             (long long)i, g[0], g[1], g[2]);
+        }
         for (int k = 0; k < CG_SPLIT_KINDS && s == CG_OK; k++)
             for (int64_t i = 0; i < S && s == CG_OK; i++)
                 if (out->split[k][i] < 0 || out->split[k][i] > CG_SPLIT_NONE)
@@ -591,8 +620,10 @@ cg_status cg_dataset_load(const char *path, cg_dataset *out) {
         cJSON *o = cJSON_GetObjectItem(stats, cg_split_kind_name(sk));
         for (int k = 0; k < K; k++) {
             cJSON *l = cJSON_GetObjectItem(o, cg_label_name(k));
+            int64_t count = 0;
+            if (s == CG_OK) s = count_of(l, "count", path, "label_statistics", &count);
             out->stats[sk][k] = (cg_label_stats){num_of(l, "mean"), num_of(l, "std"), num_of(l, "min"),
-                                                 num_of(l, "max"), (int64_t)num_of(l, "count")};
+                                                 num_of(l, "max"), count};
         }
     }
     for (int i = 0; s == CG_OK && i < cJSON_GetArraySize(sources) && i < CG_DATASET_MAX_SOURCES; i++) {
@@ -600,16 +631,16 @@ cg_status cg_dataset_load(const char *path, cg_dataset *out) {
         cg_pheno_stats *p = &out->sources[out->n_sources++];
         const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(o, "source"));
         snprintf(p->source, sizeof p->source, "%s", nm ? nm : "?");
-        p->rows = (int64_t)num_of(o, "rows");
-        p->records = (int64_t)num_of(o, "records");
+        s = count_of(o, "rows", path, "sources", &p->rows);
+        if (s == CG_OK) s = count_of(o, "records", path, "sources", &p->records);
         cJSON *drops = cJSON_GetObjectItem(o, "dropped");
-        for (int r = 0; r < cJSON_GetArraySize(drops) && r < CG_PHENO_MAX_REASONS; r++) {
+        for (int r = 0; s == CG_OK && r < cJSON_GetArraySize(drops) && r < CG_PHENO_MAX_REASONS; r++) {
             cJSON *dr = cJSON_GetArrayItem(drops, r);
             const char *rs = cJSON_GetStringValue(cJSON_GetObjectItem(dr, "reason"));
             const char *ex = cJSON_GetStringValue(cJSON_GetObjectItem(dr, "example"));
             snprintf(p->reason[p->n_reasons], sizeof p->reason[0], "%s", rs ? rs : "?");
             snprintf(p->example[p->n_reasons], sizeof p->example[0], "%s", ex ? ex : "");
-            p->dropped[p->n_reasons++] = (int64_t)num_of(dr, "rows");
+            s = count_of(dr, "rows", path, "sources", &p->dropped[p->n_reasons++]);
         }
     }
     cJSON_Delete(stats);

@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+/* bytes decompressed per gzread */
+#define LINES_CHUNK (1 << 16)
+
 cg_status cg_lines_open(cg_lines *r, const char *path) {
     memset(r, 0, sizeof *r);
     struct stat sb;
@@ -18,19 +21,54 @@ cg_status cg_lines_open(cg_lines *r, const char *path) {
     r->path = strdup(path);
     r->cap = 1 << 12;
     r->buf = malloc(r->cap);
-    if (!r->path || !r->buf) {
+    r->in = malloc(LINES_CHUNK);
+    if (!r->path || !r->buf || !r->in) {
         cg_lines_close(r);
         return cg_error(CG_ERR_NOMEM, "%s: out of memory", path);
     }
     return CG_OK;
 }
 
+/* the error zlib has recorded for gz (a damaged .gz, a read error), as a cg_error; 0 when none */
+static int gz_failed(cg_lines *r) {
+    int err = Z_OK;
+    const char *msg = gzerror(r->gz, &err);
+    if (err == Z_OK || err == Z_STREAM_END) return 0;
+    if (err == Z_ERRNO)
+        cg_error(CG_ERR_IO, "%s: line %lld: read error: %s", r->path, (long long)r->lineno + 1, strerror(errno));
+    else
+        cg_error(CG_ERR_FORMAT, "%s: line %lld: truncated or corrupt gzip data (%s)", r->path,
+                 (long long)r->lineno + 1, msg);
+    return 1;
+}
+
+/* Lines are cut from a read-ahead buffer filled with gzread (not gzgets, whose result cannot tell a NUL
+ * byte in the line from its end), so every byte of a line is seen: a NUL byte anywhere is an error. */
 int cg_lines_next(cg_lines *r, char **line, size_t *len) {
-    gzFile gz = r->gz;
     size_t n = 0;
     for (;;) {
-        if (r->cap - n < 2) {
-            size_t cap = r->cap * 2;
+        if (r->in_pos == r->in_len) {
+            if (r->eof) break;
+            int got = gzread(r->gz, r->in, LINES_CHUNK);
+            if (gz_failed(r)) return -1;
+            if (got < 0) {
+                cg_error(CG_ERR_IO, "%s: line %lld: read error", r->path, (long long)r->lineno + 1);
+                return -1;
+            }
+            if (got == 0) {
+                r->eof = 1;
+                break;
+            }
+            r->in_pos = 0;
+            r->in_len = (size_t)got;
+        }
+        const char *p = r->in + r->in_pos;
+        size_t avail = r->in_len - r->in_pos;
+        const char *nl = memchr(p, '\n', avail);
+        size_t take = nl ? (size_t)(nl - p) + 1 : avail;
+        if (r->cap - n < take + 1) {
+            size_t cap = r->cap;
+            while (cap - n < take + 1) cap *= 2;
             char *nb = realloc(r->buf, cap);
             if (!nb) {
                 cg_error(CG_ERR_NOMEM, "%s: line %lld: out of memory", r->path, (long long)r->lineno + 1);
@@ -39,41 +77,16 @@ int cg_lines_next(cg_lines *r, char **line, size_t *len) {
             r->buf = nb;
             r->cap = cap;
         }
-        if (!gzgets(gz, r->buf + n, (int)(r->cap - n > INT32_MAX ? INT32_MAX : r->cap - n))) {
-            int err = Z_OK;
-            const char *msg = gzerror(gz, &err);
-            if (err != Z_OK && err != Z_STREAM_END) {
-                if (err == Z_ERRNO)
-                    cg_error(CG_ERR_IO, "%s: line %lld: read error: %s", r->path, (long long)r->lineno + 1,
-                             strerror(errno));
-                else
-                    cg_error(CG_ERR_FORMAT, "%s: line %lld: truncated or corrupt gzip data (%s)", r->path,
-                             (long long)r->lineno + 1, msg);
-                return -1;
-            }
-            if (n == 0) return 0; /* clean end of file */
-            break;                /* last line without a newline */
-        }
-        n += strlen(r->buf + n);
-        if (n > 0 && r->buf[n - 1] == '\n') break;
-        if (n + 1 < r->cap) {
-            /* gzgets stopped with room left and no newline: end of file, or a NUL byte in the line */
-            if (gzeof(gz)) break;
-            cg_error(CG_ERR_FORMAT, "%s: line %lld: contains a NUL byte (binary data?)", r->path,
-                     (long long)r->lineno + 1);
-            return -1;
-        }
-        /* buffer full: grow and read the rest of the line */
+        memcpy(r->buf + n, p, take);
+        n += take;
+        r->in_pos += take;
+        if (nl) break;
     }
-    /* a truncated .gz may only be reported once the data runs out */
-    {
-        int err = Z_OK;
-        const char *msg = gzerror(gz, &err);
-        if (err != Z_OK && err != Z_STREAM_END) {
-            cg_error(CG_ERR_FORMAT, "%s: line %lld: truncated or corrupt gzip data (%s)", r->path,
-                     (long long)r->lineno + 1, msg);
-            return -1;
-        }
+    if (n == 0) return 0; /* clean end of file */
+    r->buf[n] = '\0';
+    if (memchr(r->buf, '\0', n)) {
+        cg_error(CG_ERR_FORMAT, "%s: line %lld: contains a NUL byte (binary data?)", r->path, (long long)r->lineno + 1);
+        return -1;
     }
     while (n > 0 && (r->buf[n - 1] == '\n' || r->buf[n - 1] == '\r')) r->buf[--n] = '\0';
     r->lineno++;
@@ -86,6 +99,7 @@ void cg_lines_close(cg_lines *r) {
     if (r->gz) gzclose(r->gz);
     free(r->path);
     free(r->buf);
+    free(r->in);
     memset(r, 0, sizeof *r);
 }
 

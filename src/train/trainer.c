@@ -593,9 +593,20 @@ cg_status cg_checkpoint_info_read(const char *path, cg_checkpoint_info *info) {
     if (s == CG_OK) {
         info->graph_checksum = (uint32_t)strtoul(gc, NULL, 16);
         info->dataset_checksum = (uint32_t)strtoul(dc, NULL, 16);
-        bool ok = true;
-        info->epoch = (int)meta_num(st, "epoch", &ok);
-        info->step = (int64_t)meta_num(st, "step", &ok);
+        /* not covered by the parameter CRC: checked before the casts (a NaN or 1e300 cast to an integer is
+         * undefined); absent (older files): 0. The bounds are those of cg_trainer_resume. */
+        bool has_epoch = true, has_step = true;
+        double epoch = meta_num(st, "epoch", &has_epoch), step = meta_num(st, "step", &has_step);
+        if (has_epoch && !(epoch >= 0 && epoch <= 1e6 && epoch == floor(epoch)))
+            s = cg_error(CG_ERR_FORMAT, "%s: metadata epoch '%s' is not a whole number in [0, 1e6]", path,
+                         cg_safetensors_metadata(st, "epoch"));
+        else if (has_step && !(step >= 0 && step <= 1e15 && step == floor(step)))
+            s = cg_error(CG_ERR_FORMAT, "%s: metadata step '%s' is not a whole number in [0, 1e15]", path,
+                         cg_safetensors_metadata(st, "step"));
+        else {
+            info->epoch = has_epoch ? (int)epoch : 0;
+            info->step = has_step ? (int64_t)step : 0;
+        }
     }
     cg_safetensors_close(st);
     return s;
