@@ -175,7 +175,7 @@ static void write_config(char *path, size_t len) {
 static void test_train_killed_anywhere(void **state) {
     (void)state;
     if (!have) skip();
-    char config[700], ref[700], run[700], args[2400];
+    char config[700], ref[700], run[700], args[4096];
     write_config(config, sizeof config);
     snprintf(ref, sizeof ref, "%s/ref", dir);
     snprintf(run, sizeof run, "%s/run", dir);
@@ -215,7 +215,7 @@ static void test_train_killed_anywhere(void **state) {
 static void test_screen_killed_anywhere(void **state) {
     (void)state;
     if (!have) skip();
-    char config[700], ref[700], genes[700], out[700], expect[700], args[3000];
+    char config[700], ref[700], genes[700], out[700], expect[700], args[4096];
     write_config(config, sizeof config);
     snprintf(ref, sizeof ref, "%s/screenref", dir);
     assert_int_equal(sh("'%s' train --config '%s' --out '%s' > '%s.log' 2>&1", cli, config, ref, ref), 0);
