@@ -530,6 +530,42 @@ static void test_screen_partial_file(void **state) {
     remove(ref);
 }
 
+/* benchmark keeps a finished run only when the run's config is the current one: rerun, it keeps it; a
+ * run whose config.json lacks a model key (written before the key existed: parsing would give it today's
+ * default) is trained again */
+static void test_benchmark_keeps_current_runs(void **state) {
+    (void)state;
+    if (!have) skip();
+    char cfgdir[700], cfg[800], runs[700], cj[900], out[16384];
+    snprintf(cfgdir, sizeof cfgdir, "%s/bench_configs", DIR_);
+    mkdir(cfgdir, 0755);
+    snprintf(cfg, sizeof cfg, "%s/additive.json", cfgdir);
+    const char *text = "{\"model\": \"additive\", \"aggregation\": \"sum\", \"train\": {\"epochs\": 1, "
+                       "\"batch_size\": 64, \"max_val_samples\": 256}}\n";
+    write_text(cfg, text, strlen(text));
+    snprintf(runs, sizeof runs, "%s/bench_runs", DIR_);
+    snprintf(cj, sizeof cj, "%s/additive/random/seed42/config.json", runs);
+    for (int pass = 0; pass < 3; pass++) {
+        if (pass == 2) { /* drop the model key "aggregation" from the run's config.json */
+            char *c = read_text(cj);
+            assert_non_null(c);
+            char *k = strstr(c, "\"aggregation\"");
+            assert_non_null(k);
+            char *eol = strchr(k, '\n');
+            assert_non_null(eol);
+            memmove(k, eol + 1, strlen(eol + 1) + 1);
+            write_text(cj, c, strlen(c));
+            free(c);
+        }
+        if (run_cli(out, sizeof out, "benchmark --quick --models additive --splits random --seeds 1 --runs '%s' "
+                    "--configs '%s' --out '%s/bench.md'", runs, cfgdir, DIR_) != 0)
+            fail_msg("benchmark failed:\n%s", out);
+        const bool kept = strstr(out, "done (kept)") != NULL;
+        if (kept != (pass == 1)) fail_msg("pass %d: expected the run %s:\n%s", pass, pass == 1 ? "kept" : "trained", out);
+        if (pass == 2) assert_non_null(strstr(out, "trained with another config"));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_command_help),
@@ -540,6 +576,7 @@ int main(void) {
         cmocka_unit_test(test_predict_output_files),
         cmocka_unit_test(test_screen_complete_file),
         cmocka_unit_test(test_screen_partial_file),
+        cmocka_unit_test(test_benchmark_keeps_current_runs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

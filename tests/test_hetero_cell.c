@@ -10,6 +10,7 @@
 #include "cellgraph/genes.h"
 #include "cellgraph/hetero_cell.h"
 #include "cellgraph/optim.h"
+#include "cellgraph/rng.h"
 #include "testutil.h"
 
 static cg_graph *G;
@@ -356,6 +357,31 @@ static void test_config(void **state) {
     assert_non_null(strstr(cg_last_error(), "'form'"));
     assert_int_equal(cg_hetero_cell_config_parse("{\"gene_head\": \"none\"}", "x.json", &c), CG_ERR_FORMAT);
     assert_non_null(strstr(cg_last_error(), "without a head"));
+    /* the held-out-gene keys: defaults (the published form is unchanged), round trip, bad values */
+    assert_int_equal(cg_hetero_cell_config_parse("{\"form\": \"published\"}", "x", &c), CG_OK);
+    assert_true(c.gene_embedding_std == 1.0f && c.identity_dropout == 0.0f && !cg_hetero_cell_has_offsets(&c));
+    assert_int_equal(cg_hetero_cell_config_parse("{\"gene_embedding_std\": 0, \"identity_dropout\": 0.25, "
+                                                 "\"gene_offsets\": 10}", "x", &c), CG_OK);
+    txt = cg_hetero_cell_config_json(&c);
+    assert_int_equal(cg_hetero_cell_config_parse(txt, "roundtrip", &c2), CG_OK);
+    free(txt);
+    assert_true(c2.gene_embedding_std == 0.0f && c2.identity_dropout == 0.25f && c2.gene_offsets[0] == 10.0f &&
+                c2.gene_offsets[2] == 10.0f);
+    assert_int_equal(cg_hetero_cell_config_parse("{\"gene_offsets\": [1, 0, 2.5]}", "x", &c), CG_OK);
+    txt = cg_hetero_cell_config_json(&c);
+    assert_int_equal(cg_hetero_cell_config_parse(txt, "roundtrip", &c2), CG_OK);
+    free(txt);
+    assert_true(c2.gene_offsets[0] == 1.0f && c2.gene_offsets[1] == 0.0f && c2.gene_offsets[2] == 2.5f);
+    assert_int_equal(cg_hetero_cell_config_parse("{\"gene_offsets\": [1, 2]}", "x.json", &c), CG_ERR_FORMAT);
+    assert_int_equal(cg_hetero_cell_config_parse("{\"identity_dropout\": 1}", "x.json", &c), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "'identity_dropout'"));
+    assert_int_equal(cg_hetero_cell_config_parse("{\"gene_embedding_std\": -1}", "x.json", &c), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "'gene_embedding_std'"));
+    assert_int_equal(cg_hetero_cell_config_parse("{\"gene_offsets\": \"yes\"}", "x.json", &c), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "'gene_offsets'"));
+    assert_int_equal(cg_hetero_cell_config_parse("{\"form\": \"published\", \"gene_offsets\": 1}", "x.json", &c),
+                     CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "needs a gene_head"));
 }
 
 /* The deleted-gene terms (gene_head "triple": per-gene, pairwise and triple MLPs over the wildtype's
@@ -370,10 +396,17 @@ static void test_gene_terms_gradient(void **state) {
     cfg.gene_head = CG_HC_GENE_HEAD_TRIPLE;
     cfg.dropout = 0.0f;
     cfg.hidden = 16;
+    cfg.gene_offsets[0] = 3.0f, cfg.gene_offsets[1] = 3.0f, cfg.gene_offsets[2] = 3.0f;
+    cfg.gene_embedding_std = 1.0f; /* random identities (the default starts them at zero) */
+    cfg.identity_dropout = 0.0f;   /* the differences evaluate the forward at other steps */
     int64_t nn[CG_NODE_TYPES];
     for (int t = 0; t < CG_NODE_TYPES; t++) nn[t] = cg_graph_num_nodes(G, t);
     cg_hetero_cell m;
     assert_int_equal(cg_hetero_cell_init(&m, &cfg, nn), CG_OK);
+    /* the offsets start at zero; random values so that the term is not trivially zero */
+    assert_non_null(m.offsets.weight);
+    for (int64_t i = 0; i < m.offsets.weight->numel; i++) assert_true(cg_f32(m.offsets.weight)[i] == 0.0f);
+    tu_fill_uniform(cg_f32(m.offsets.weight), m.offsets.weight->numel, -0.5f, 0.5f, 9);
     enum { NS = 3 };
     int32_t geno[NS][3] = {{100, -1, -1}, {100, 2000, -1}, {300, 4000, 5000}};
     int64_t W = cg_deletion_words(G);
@@ -390,23 +423,25 @@ static void test_gene_terms_gradient(void **state) {
     assert_int_equal(cg_backward_from(&ctx, y, r), CG_OK);
     /* the checked entries: the first few of each term's first weight, and the deleted genes' embeddings */
     const char *names[] = {"gene_head.gene.layers.0.weight", "gene_head.pair.layers.0.weight",
-                           "gene_head.triple.layers.0.weight", "gene_head.triple.layers.1.bias", "embedding.gene.weight"};
-    enum { PER = 4 };
-    int64_t at[5 * PER];
-    float ana[5 * PER];
-    double num[5 * PER];
-    for (int q = 0; q < 5; q++) {
+                           "gene_head.triple.layers.0.weight", "gene_head.triple.layers.1.bias", "embedding.gene.weight",
+                           "gene_head.offsets.weight"};
+    enum { PER = 4, NQ = 6 };
+    int64_t at[NQ * PER];
+    float ana[NQ * PER];
+    double num[NQ * PER];
+    for (int q = 0; q < NQ; q++) {
         const cg_tensor *t = cg_params_find(&m.params, names[q]);
         assert_non_null(t);
         int64_t off = cg_f32((cg_tensor *)t) - m.params.values;
         for (int j = 0; j < PER; j++) {
             /* embedding rows of the deleted genes 2000 and 4000 (j < 2: row 2000; else row 4000) */
             int64_t e = q == 4 ? (j < 2 ? 2000 : 4000) * cfg.hidden + j : j;
+            if (q == 5) e = (j < 2 ? 100 : 5000) * CG_NUM_LABELS + j % CG_NUM_LABELS; /* offsets of deleted genes */
             at[q * PER + j] = off + e;
             ana[q * PER + j] = m.params.grads[off + e];
         }
     }
-    for (int k = 0; k < 5 * PER; k++) {
+    for (int k = 0; k < NQ * PER; k++) {
         float keep = m.params.values[at[k]];
         double f[2];
         for (int sgn = 0; sgn < 2; sgn++) {
@@ -421,12 +456,205 @@ static void test_gene_terms_gradient(void **state) {
         m.params.values[at[k]] = keep;
         num[k] = (f[0] - f[1]) / 2e-2;
     }
-    tu_check_close("gene terms: gradient vs central differences", ana, num, 5 * PER, 2e-2, 1e-3);
+    tu_check_close("gene terms: gradient vs central differences", ana, num, NQ * PER, 2e-2, 1e-3);
+    /* the offsets' gradient is exact: s * r summed over the genotypes that delete the gene (gene 100 is
+     * in the first two) */
+    assert_float_equal(ana[5 * PER], 3.0f * (r[0] + r[CG_NUM_LABELS]), 1e-5);
     /* a gene index outside the graph: an error naming it */
     assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
     int32_t bad[NS][3] = {{100, -1, -1}, {100, 2000, -1}, {300, 4000, (int32_t)nn[CG_GENE]}};
     assert_null(cg_hetero_cell_forward_batch(&ctx, &m, &v, &bad[0][0], CG_PATH_FULL, NULL));
     assert_non_null(strstr(cg_last_error(), "names gene"));
+    free(blocks);
+    cg_ctx_free(&ctx);
+    cg_hetero_cell_free(&m);
+}
+
+/* Identity dropout: in training, the forward equals the forward of the same model in evaluation whose
+ * dropped genes' embedding rows are zero, with the mask of the header's contract (a function of seed,
+ * step, op number 0 and gene id, shared by the samples); evaluation drops nothing. */
+static void test_identity_dropout(void **state) {
+    (void)state;
+    if (!G) skip();
+    cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
+    cfg.dropout = 0.0f;
+    cfg.hidden = 16;
+    cfg.identity_dropout = 0.5f;
+    cfg.gene_embedding_std = 0.5f;
+    cfg.drop_unseen = false;
+    cfg.gene_offsets[0] = cfg.gene_offsets[1] = cfg.gene_offsets[2] = 0.0f;
+    int64_t nn[CG_NODE_TYPES];
+    for (int t = 0; t < CG_NODE_TYPES; t++) nn[t] = cg_graph_num_nodes(G, t);
+    cg_hetero_cell m, ref;
+    assert_int_equal(cg_hetero_cell_init(&m, &cfg, nn), CG_OK);
+    cfg.identity_dropout = 0.0f;
+    assert_int_equal(cg_hetero_cell_init(&ref, &cfg, nn), CG_OK);
+    const cg_tensor *e = m.emb[CG_GENE].weight;
+    double sq = 0;
+    for (int64_t i = 0; i < e->numel; i++) sq += (double)cg_f32((cg_tensor *)e)[i] * cg_f32((cg_tensor *)e)[i];
+    assert_float_equal(sqrt(sq / (double)e->numel), 0.5, 0.01); /* gene_embedding_std */
+    enum { NS = 3 };
+    int32_t geno[NS][3] = {{100, -1, -1}, {100, 2000, -1}, {300, 4000, 5000}};
+    const int64_t W = cg_deletion_words(G), N = nn[CG_GENE], D = cfg.hidden;
+    uint64_t *blocks = calloc((NS + 1) * W, sizeof *blocks);
+    assert_int_equal(cg_deletion_batch(G, &geno[0][0], NS, 3, blocks + W), CG_OK);
+    cg_graph_view v;
+    cg_graph_view_of(&v, &HG, NS + 1, blocks);
+    cg_ctx ctx;
+    assert_int_equal(cg_ctx_init(&ctx, 1 << 24, 7), CG_OK);
+    ctx.step = 12;
+    ctx.training = true;
+    ctx.grad_enabled = false;
+    cg_tensor *y = cg_hetero_cell_forward_batch(&ctx, &m, &v, &geno[0][0], CG_PATH_FULL, NULL);
+    if (!y) fail_msg("%s", cg_last_error());
+    float yt[NS * CG_NUM_LABELS];
+    memcpy(yt, cg_f32(y), sizeof yt);
+    int64_t dropped = 0;
+    float *w = cg_f32(ref.emb[CG_GENE].weight);
+    for (int64_t g = 0; g < N; g++)
+        if (cg_rng_uniform(7, 12u << 24, (uint64_t)g) < 0.5f) {
+            memset(w + g * D, 0, (size_t)D * sizeof *w);
+            dropped++;
+        }
+    assert_true(dropped > N / 3 && dropped < 2 * N / 3);
+    assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
+    ctx.training = false;
+    cg_tensor *yr = cg_hetero_cell_forward_batch(&ctx, &ref, &v, &geno[0][0], CG_PATH_FULL, NULL);
+    if (!yr) fail_msg("%s", cg_last_error());
+    for (int k = 0; k < NS * CG_NUM_LABELS; k++) assert_float_equal(yt[k], cg_f32(yr)[k], 1e-5);
+    /* evaluation: nothing dropped, the model differs from the masked reference */
+    assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
+    ctx.training = false;
+    cg_tensor *ye = cg_hetero_cell_forward_batch(&ctx, &m, &v, &geno[0][0], CG_PATH_FULL, NULL);
+    assert_non_null(ye);
+    double diff = 0;
+    for (int k = 0; k < NS * CG_NUM_LABELS; k++) diff += fabs(cg_f32(ye)[k] - yt[k]);
+    assert_true(diff > 1e-3);
+    free(blocks);
+    cg_ctx_free(&ctx);
+    cg_hetero_cell_free(&m);
+    cg_hetero_cell_free(&ref);
+}
+
+/* drop_unseen: a gene whose offsets row is zero has no identity, in evaluation too: the model equals the
+ * same model without drop_unseen whose unseen genes' embedding rows are zero. */
+static void test_drop_unseen(void **state) {
+    (void)state;
+    if (!G) skip();
+    cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
+    cfg.dropout = 0.0f;
+    cfg.hidden = 16;
+    cfg.gene_offsets[0] = 2.0f, cfg.gene_offsets[1] = 2.0f, cfg.gene_offsets[2] = 2.0f;
+    cfg.drop_unseen = true;
+    cfg.gene_embedding_std = 1.0f; /* random identities, so that dropping them shows */
+    cfg.identity_dropout = 0.0f;
+    int64_t nn[CG_NODE_TYPES];
+    for (int t = 0; t < CG_NODE_TYPES; t++) nn[t] = cg_graph_num_nodes(G, t);
+    cg_hetero_cell m, ref;
+    assert_int_equal(cg_hetero_cell_init(&m, &cfg, nn), CG_OK);
+    cfg.drop_unseen = false;
+    assert_int_equal(cg_hetero_cell_init(&ref, &cfg, nn), CG_OK);
+    const int64_t N = nn[CG_GENE], D = cfg.hidden;
+    /* "seen": every third gene, and gene 100 (deleted below) with one nonzero label column only */
+    float *o = cg_f32(m.offsets.weight), *w = cg_f32(ref.emb[CG_GENE].weight);
+    for (int64_t g = 0; g < N; g += 3) o[g * CG_NUM_LABELS + g % CG_NUM_LABELS] = 0.01f * (float)(1 + g % 7);
+    o[100 * CG_NUM_LABELS + 2] = -0.2f;
+    memcpy(cg_f32(ref.offsets.weight), o, (size_t)N * CG_NUM_LABELS * sizeof *o);
+    for (int64_t g = 0; g < N; g++)
+        if (g % 3 != 0 && g != 100) memset(w + g * D, 0, (size_t)D * sizeof *w);
+    enum { NS = 3 };
+    int32_t geno[NS][3] = {{100, -1, -1}, {100, 2000, -1}, {300, 4000, 5000}};
+    const int64_t W = cg_deletion_words(G);
+    uint64_t *blocks = calloc((NS + 1) * W, sizeof *blocks);
+    assert_int_equal(cg_deletion_batch(G, &geno[0][0], NS, 3, blocks + W), CG_OK);
+    cg_graph_view v;
+    cg_graph_view_of(&v, &HG, NS + 1, blocks);
+    cg_ctx ctx;
+    assert_int_equal(cg_ctx_init(&ctx, 1 << 24, 7), CG_OK);
+    float y[2][NS * CG_NUM_LABELS];
+    for (int q = 0; q < 2; q++) {
+        assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
+        ctx.training = false;
+        ctx.grad_enabled = false;
+        cg_tensor *t = cg_hetero_cell_forward_batch(&ctx, q ? &ref : &m, &v, &geno[0][0], CG_PATH_FULL, NULL);
+        if (!t) fail_msg("%s", cg_last_error());
+        memcpy(y[q], cg_f32(t), sizeof y[q]);
+    }
+    for (int k = 0; k < NS * CG_NUM_LABELS; k++) assert_float_equal(y[0][k], y[1][k], 1e-5);
+    /* and not the model with every identity: the unseen genes' rows matter */
+    cg_hetero_cell full;
+    assert_int_equal(cg_hetero_cell_init(&full, &cfg, nn), CG_OK);
+    memcpy(cg_f32(full.offsets.weight), o, (size_t)N * CG_NUM_LABELS * sizeof *o);
+    assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
+    ctx.training = false;
+    cg_tensor *t = cg_hetero_cell_forward_batch(&ctx, &full, &v, &geno[0][0], CG_PATH_FULL, NULL);
+    assert_non_null(t);
+    double diff = 0;
+    for (int k = 0; k < NS * CG_NUM_LABELS; k++) diff += fabs(cg_f32(t)[k] - y[0][k]);
+    assert_true(diff > 1e-3);
+    /* the config needs the offsets */
+    cg_hetero_cell_config c;
+    assert_int_equal(cg_hetero_cell_config_parse("{\"gene_offsets\": 0, \"drop_unseen\": true}", "x.json", &c),
+                     CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "drop_unseen needs gene_offsets"));
+    free(blocks);
+    cg_ctx_free(&ctx);
+    cg_hetero_cell_free(&m);
+    cg_hetero_cell_free(&ref);
+    cg_hetero_cell_free(&full);
+}
+
+/* The wildtype cache (cg_model_cache): batches predicted with it equal batches predicted without it,
+ * bit for bit; the first batch fills it, training ignores it. */
+static void test_wildtype_cache(void **state) {
+    (void)state;
+    if (!G) skip();
+    cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
+    cfg.hidden = 16;
+    int64_t nn[CG_NODE_TYPES];
+    for (int t = 0; t < CG_NODE_TYPES; t++) nn[t] = cg_graph_num_nodes(G, t);
+    cg_hetero_cell m;
+    assert_int_equal(cg_hetero_cell_init(&m, &cfg, nn), CG_OK);
+    enum { NS = 2 };
+    int32_t geno[2][NS][3] = {{{100, -1, -1}, {100, 2000, -1}}, {{300, 4000, 5000}, {7, 8, -1}}};
+    const int64_t W = cg_deletion_words(G);
+    uint64_t *blocks = calloc((NS + 1) * W, sizeof *blocks);
+    cg_ctx ctx;
+    assert_int_equal(cg_ctx_init(&ctx, 1 << 24, 7), CG_OK);
+    cg_model_cache cache = {0};
+    for (int pass = 0; pass < 2; pass++)
+        for (int b = 0; b < 2; b++) { /* pass 0: no cache; pass 1: the cache, filled by batch 0 */
+            memset(blocks, 0, W * sizeof *blocks);
+            assert_int_equal(cg_deletion_batch(G, &geno[b][0][0], NS, 3, blocks + W), CG_OK);
+            cg_graph_view v;
+            cg_graph_view_of(&v, &HG, NS + 1, blocks);
+            assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
+            ctx.training = false;
+            ctx.grad_enabled = false;
+            static float want[2][NS * CG_NUM_LABELS];
+            cg_tensor *y = cg_hetero_cell_forward_cached(&ctx, &m, &v, &geno[b][0][0], CG_PATH_FULL,
+                                                         pass ? &cache : NULL, NULL);
+            if (!y) fail_msg("%s", cg_last_error());
+            if (pass == 0) memcpy(want[b], cg_f32(y), sizeof want[b]);
+            else assert_memory_equal(want[b], cg_f32(y), sizeof want[b]);
+            assert_true(cache.valid == (pass == 1));
+        }
+    assert_int_equal(cache.rows, nn[CG_GENE]);
+    assert_int_equal(cache.cols, 16);
+    /* training ignores the cache (the parameters change between steps): a poisoned cache changes nothing */
+    for (int64_t i = 0; i < cache.rows * cache.cols; i++) cache.data[i] = 1e6f;
+    int32_t *g0 = &geno[0][0][0];
+    memset(blocks, 0, W * sizeof *blocks);
+    assert_int_equal(cg_deletion_batch(G, g0, NS, 3, blocks + W), CG_OK);
+    cg_graph_view v;
+    cg_graph_view_of(&v, &HG, NS + 1, blocks);
+    assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
+    ctx.training = true;
+    cg_tensor *y = cg_hetero_cell_forward_cached(&ctx, &m, &v, g0, CG_PATH_FULL, &cache, NULL);
+    assert_non_null(y);
+    for (int k = 0; k < NS * CG_NUM_LABELS; k++) assert_true(fabsf(cg_f32(y)[k]) < 1e3f);
+    cg_model_cache_free(&cache);
+    assert_null(cache.data);
     free(blocks);
     cg_ctx_free(&ctx);
     cg_hetero_cell_free(&m);
@@ -439,6 +667,9 @@ int main(void) {
         cmocka_unit_test(test_batched_equals_subgraphs_hypergraph),
         cmocka_unit_test(test_training_step),
         cmocka_unit_test(test_gene_terms_gradient),
+        cmocka_unit_test(test_identity_dropout),
+        cmocka_unit_test(test_drop_unseen),
+        cmocka_unit_test(test_wildtype_cache),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

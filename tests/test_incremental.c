@@ -71,6 +71,9 @@ static void compare_paths(cg_hetero_cell_config cfg, int n, int nb, bool trainin
     for (int t = 0; t < CG_NODE_TYPES; t++) nn[t] = cg_graph_num_nodes(G, t);
     cg_hetero_cell m;
     assert_int_equal(cg_hetero_cell_init(&m, &cfg, nn), CG_OK);
+    if (cg_hetero_cell_has_offsets(&cfg)) /* even genes "seen" (nonzero offsets), odd ones not (drop_unseen) */
+        for (int64_t gi = 0; gi < nn[CG_GENE]; gi += 2)
+            cg_f32(m.offsets.weight)[gi * CG_NUM_LABELS] = 0.01f * (float)(1 + gi % 5);
     const int D = cfg.hidden;
     const int64_t W = cg_deletion_words(G), P = m.params.total;
     float *r = malloc((size_t)(nb + 1) * D * sizeof(float)), *rc = malloc((size_t)D * sizeof(float));
@@ -181,7 +184,25 @@ static void test_incremental_equals_full_interaction(void **state) {
     cfg.global_head = true;
     cfg.z_p_scale_alive = true;
     cfg.gene_head = CG_HC_GENE_HEAD_PAIRWISE;
+    cfg.gene_offsets[0] = cfg.gene_offsets[1] = cfg.gene_offsets[2] = 0.0f;
+    cfg.drop_unseen = false;
+    cfg.gene_embedding_std = 1.0f;
     compare_paths(cfg, N_GENOTYPES, BATCH, false, 7, 1e-5, 1e-2);
+}
+
+/* the held-out-gene keys with the global head: per-gene offsets, and the genes without offsets (odd
+ * ones, compare_paths) without identity (drop_unseen) on both paths; z_p unscaled into the head, so y
+ * is compared at 1e-5 like z */
+static void test_incremental_equals_full_drop_unseen(void **state) {
+    (void)state;
+    if (!G) skip();
+    cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
+    cfg.global_head = true;
+    cfg.z_p_scale_alive = false;
+    cfg.gene_offsets[0] = 3.0f, cfg.gene_offsets[1] = 0.0f, cfg.gene_offsets[2] = 3.0f;
+    cfg.drop_unseen = true;
+    cfg.gene_embedding_std = 1.0f;
+    compare_paths(cfg, N_GENOTYPES / 2, BATCH, false, 13, 1e-5, 1e-5);
 }
 
 /* training mode: dropout on (shared masks addressed by node id), residual connections, 3 layers. The
@@ -194,6 +215,7 @@ static void test_incremental_equals_full_training(void **state) {
     if (!G) skip();
     cg_hetero_cell_config cfg = cg_hetero_cell_published();
     cfg.dropout = 0.2f;
+    cfg.identity_dropout = 0.3f; /* one mask per gene id: the same in both paths */
     cfg.residual = true;
     cfg.layers = 3;
     compare_paths(cfg, N_TRAIN, BATCH, true, 11, 1e-4, 1e-4);
@@ -319,6 +341,7 @@ int main(void) {
         cmocka_unit_test(test_unsupported_configs),
         cmocka_unit_test(test_incremental_equals_full),
         cmocka_unit_test(test_incremental_equals_full_interaction),
+        cmocka_unit_test(test_incremental_equals_full_drop_unseen),
         cmocka_unit_test(test_incremental_equals_full_training),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -248,8 +248,9 @@ static double mean_predictor_loss(const cg_trainer *t, const int64_t *samples, i
 }
 
 /* HeteroCell's default (interaction) form overfits 32 real training genotypes that carry interaction
- * labels (epsilon or tau): its training loss falls below 5% of the best constant predictor's (measured
- * 3.3% after 100 steps, 2 s per step at most). Note: the published form memorises these 32 too (3.9%
+ * labels (epsilon or tau): its training loss falls below 5% of the best constant predictor's within 300
+ * steps (measured 0.2%: 1.279 -> 0.0025 z units; after 150 steps 10%, since the default's drop_unseen
+ * starts every gene without identity until its first label, and identity dropout adds noise). Note: the published form memorises these 32 too (3.9%
  * after 150 steps at this learning rate, on the incremental path); what it lacks is generalisation, which
  * the scoreboard measures (docs/models.md). Under the sanitizers: the same code paths for a few steps,
  * the loss must fall. */
@@ -257,7 +258,7 @@ static void test_hetero_cell_overfit(void **state) {
     (void)state;
     if (!have) skip();
 #ifdef NDEBUG
-    const int steps = 150;
+    const int steps = 300;
 #else
     const int steps = 6;
 #endif

@@ -72,8 +72,30 @@ static bool read_cell(const char *run_dir, cell *c) {
     return found;
 }
 
+/* Whether the config file at path names every key of the config printed as the JSON object text `printed`
+ * (a run written before a model key existed would otherwise read as today's default for it) */
+static bool names_every_key(const char *path, const char *printed) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    char *text = malloc(1 << 20);
+    size_t n = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    if (!text) return false;
+    text[n] = '\0';
+    cJSON *run = cJSON_Parse(text), *cur = cJSON_Parse(printed);
+    free(text);
+    bool all = run && cur;
+    cJSON *it;
+    if (all)
+        cJSON_ArrayForEach(it, cur) all = all && cJSON_GetObjectItemCaseSensitive(run, it->string) != NULL;
+    cJSON_Delete(run);
+    cJSON_Delete(cur);
+    return all;
+}
+
 /* Whether the run in run_dir was trained with the model and training settings of the config file
- * cfg_path (the run's config.json against the file; the split, seed and step budget are the run's own). */
+ * cfg_path (the run's config.json against the file; the split, seed and step budget are the run's own).
+ * The run's file must name every model key: one written before a key existed is not this config. */
 static bool same_config(const char *run_dir, const char *cfg_path) {
     char path[4400];
     snprintf(path, sizeof path, "%s/config.json", run_dir);
@@ -88,7 +110,7 @@ static bool same_config(const char *run_dir, const char *cfg_path) {
     t_cur.perturbation = t_run.perturbation;
     char *a = cg_model_config_json(&m_run), *b = cg_model_config_json(&m_cur);
     char *c = cg_train_config_json(&t_run), *d = cg_train_config_json(&t_cur);
-    bool same = a && b && c && d && strcmp(a, b) == 0 && strcmp(c, d) == 0;
+    bool same = a && b && c && d && strcmp(a, b) == 0 && strcmp(c, d) == 0 && names_every_key(path, b);
     free(a), free(b), free(c), free(d);
     return same;
 }

@@ -270,6 +270,7 @@ int cmd_screen(int argc, char **argv) {
     float *pred = NULL;
     FILE *f = NULL;
     cg_ctx ctx;
+    cg_model_cache cache = {0}; /* the wildtype pass, once for the whole screen (the parameters never change) */
     bool ctx_ok = false, hg_ok = false;
     cg_graph_index hg;
     char partial[4200], lock_path[4200];
@@ -379,7 +380,7 @@ int cmd_screen(int argc, char **argv) {
                 for (int r = q + 1; r < order; r++) pos[r] = pos[r - 1] + 1;
             }
         }
-        if (cg_model_predict(&ctx, &m, &hg, geno, k, batch, mode, pred) != CG_OK) goto out;
+        if (cg_model_predict_cached(&ctx, &m, &hg, geno, k, batch, mode, pred, NULL, NULL, &cache) != CG_OK) goto out;
         for (int64_t j = 0; j < k; j++) {
             for (int q = 0; q < order; q++) fprintf(f, "%s\t", cg_graph_node_name(g, CG_GENE, geno[3 * j + q]));
             /* fitness and the interaction of the order: epsilon for pairs, tau for triples */
@@ -420,6 +421,7 @@ out:
     cli_unlock(lock);
     if (f) fclose(f);
     if (hg_ok) cg_graph_index_free(&hg);
+    cg_model_cache_free(&cache);
     if (ctx_ok) cg_ctx_free(&ctx);
     free(geno);
     free(pred);

@@ -75,7 +75,28 @@ typedef struct cg_hetero_cell_config {
                             * alive genes N, so that it is O(1) instead of O(1/N); "none" (published) */
     float head_dropout;    /* "head_dropout" (interaction 0; published: the value of "dropout") */
     cg_hc_gene_head gene_head; /* "gene_head": "none" (published), "additive", "pairwise" or "triple" */
+    /* Held-out genes (docs/models.md, "what each change measured"). */
+    float gene_offsets[CG_NUM_LABELS]; /* "gene_offsets" (interaction [3, 0, 3]; published 0 = off): a number or
+                             * [fitness, epsilon, tau], the scales s_k of a per-gene table added to the
+                             * output, y[k] += s_k * sum_g offsets[g, k] (parameter gene_head.offsets.weight
+                             * [n_genes, K], zero at initialisation; under Adam s_k multiplies the table's
+                             * step size; a label with s_k = 0 gets nothing from it) */
+    float gene_embedding_std; /* "gene_embedding_std" (interaction 0; published 1): the gene embeddings start
+                               * N(0, std^2); 0 = zero */
+    float identity_dropout; /* "identity_dropout" (interaction 0.1; published 0; in [0, 1)): in training, each
+                             * gene's embedding row is zeroed with this probability per step (one mask per
+                             * gene, shared by every sample, not rescaled), so that the head learns to score
+                             * genes from their neighbourhood alone, as it must for genes it never saw */
+    bool drop_unseen;       /* "drop_unseen" (interaction true; published false; needs gene_offsets): a gene
+                             * whose offsets row is exactly zero has never had a label in training (Adam and
+                             * decoupled weight decay leave a row with zero gradient at zero) and gets no
+                             * identity: its embedding row is zeroed, in training and in evaluation, as
+                             * identity dropout does. A gene held out of training is then represented by
+                             * its neighbourhood alone. */
 } cg_hetero_cell_config;
+
+/* Whether the config has the per-gene offsets table (some gene_offsets scale > 0). */
+bool cg_hetero_cell_has_offsets(const cg_hetero_cell_config *cfg);
 
 /* The defaults above (form "interaction"). */
 cg_hetero_cell_config cg_hetero_cell_defaults(void);
@@ -113,6 +134,7 @@ typedef struct cg_hetero_cell {
     cg_hc_conv conv[CG_HC_MAX_LAYERS][CG_RELATIONS];
     cg_mlp gate, transform, head;
     cg_mlp gene_mlp, pair_mlp, triple_mlp; /* gene_head terms: D -> D -> K each (LayerNorm, act; head_dropout) */
+    cg_embedding_layer offsets;            /* gene_offsets: [n_genes, K] */
 } cg_hetero_cell;
 
 /* Registers and initialises every parameter for a graph with these node counts. Errors:
@@ -134,12 +156,19 @@ cg_tensor *cg_hetero_cell_forward(cg_ctx *ctx, const cg_hetero_cell *m, const cg
 /* The whole model on a batch: geno [B - 1, 3] the genotypes' gene indices (-1 padded; may be NULL when
  * gene_head is "none"), v the view (sample 0 the wildtype), mode the path of the perturbed pass.
  *   y = [global_head] head(s * z_p) + [gene_head] sum_g gene_mlp(h_g) + [pairwise] sum_{a<b} pair_mlp(h_a * h_b)
+ *       + [gene_offsets] s (*) sum_g offsets[g]   (s = gene_offsets per label)
  * with s = N (alive wildtype genes) for z_p_scale "alive", else 1; h = the wildtype's last-layer gene
  * rows (the same on both paths). -> y [B - 1, K]. Errors (in ctx): CG_ERR_INVALID_ARG (B < 2, geno NULL
  * or a gene index outside the view's genes when gene_head needs it, a view over a gene subset with
  * gene_head), those of the encoders. */
 cg_tensor *cg_hetero_cell_forward_batch(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, const int32_t *geno,
                                         cg_perturbation_path mode, cg_tensor **z_p_out);
+/* The same; cache (optional, evaluation only: ignored when ctx->training) keeps the wildtype gene rows h
+ * across the batches of one prediction when the global head is off (cellgraph/model.h, cg_model_cache):
+ * the first batch runs the wildtype pass and stores h, the next ones read it (the same values: the pass
+ * does not depend on the batch). Errors: those of cg_hetero_cell_forward_batch. */
+cg_tensor *cg_hetero_cell_forward_cached(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, const int32_t *geno,
+                                         cg_perturbation_path mode, cg_model_cache *cache, cg_tensor **z_p_out);
 
 /* ---- incremental evaluation of deletions (the default path of training, evaluation and prediction) ----
  * Exactly the function of cg_hetero_cell_encode, computed from one wildtype pass plus, per sample, only

@@ -50,10 +50,23 @@ const char *cg_perturbation_path_name(cg_perturbation_path p);
 /* One batch: n genotypes as gene indices geno [n, 3] (-1 padded), and the view of the graph with the
  * wildtype at sample 0 and genotype i at sample 1 + i (view->B == n + 1; models that do not use the
  * graph accept view == NULL). */
+/* What a model may keep across the batches of one prediction while its parameters do not change
+ * (evaluation mode only; forward ignores it in training): HeteroCell without its global head keeps the
+ * wildtype pass's gene rows, the same for every batch, so that a prediction of many batches runs that
+ * pass once. Owned by the caller: start it zeroed ({0}) for each prediction, release it with
+ * cg_model_cache_free. Reusing one after the parameters changed would give stale predictions. */
+typedef struct cg_model_cache {
+    float *data;        /* malloc'd by the model */
+    int64_t rows, cols;
+    bool valid;
+} cg_model_cache;
+void cg_model_cache_free(cg_model_cache *c);
+
 typedef struct cg_model_batch {
     int64_t n;
     const int32_t *geno;
     const cg_graph_view *view;
+    cg_model_cache *cache; /* optional (NULL: none) */
 } cg_model_batch;
 
 /* The largest model config (bytes); configs are values (copied, never freed). */
@@ -174,6 +187,13 @@ typedef void (*cg_progress_fn)(void *ctx, int64_t done, int64_t total);
 cg_status cg_model_predict_progress(cg_ctx *ctx, const cg_model *m, const cg_graph_index *gi, const int32_t *geno,
                                     int64_t n, int64_t batch_size, cg_perturbation_path path, float *y,
                                     cg_progress_fn progress, void *progress_ctx);
+
+/* cg_model_predict_progress with a cache the caller keeps across calls (cg_model_cache; NULL: none):
+ * a screen that predicts chunk after chunk with the same parameters runs HeteroCell's wildtype pass once.
+ * cg_model_predict and cg_model_predict_progress use a cache of their own for their batches. */
+cg_status cg_model_predict_cached(cg_ctx *ctx, const cg_model *m, const cg_graph_index *gi, const int32_t *geno,
+                                  int64_t n, int64_t batch_size, cg_perturbation_path path, float *y,
+                                  cg_progress_fn progress, void *progress_ctx, cg_model_cache *cache);
 
 /* ---- helpers for models ---- */
 

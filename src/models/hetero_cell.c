@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cellgraph/rng.h"
 #include "models/hetero_cell_internal.h"
 
 _Static_assert(sizeof(cg_hetero_cell_config) <= CG_MODEL_CONFIG_BYTES, "cg_hetero_cell_config too large");
@@ -80,6 +81,8 @@ cg_status cg_hetero_cell_init(cg_hetero_cell *m, const cg_hetero_cell_config *cf
     if (s == CG_OK && cfg->gene_head == CG_HC_GENE_HEAD_TRIPLE)
         s = cg_mlp_register(&m->triple_mlp, ps, "gene_head.triple", D, D, CG_NUM_LABELS, 2, true, cfg->act,
                             cfg->head_dropout, false);
+    if (s == CG_OK && cg_hetero_cell_has_offsets(cfg))
+        s = cg_embedding_register(&m->offsets, ps, "gene_head.offsets", (int)n_nodes[CG_GENE], CG_NUM_LABELS);
     if (s == CG_OK) s = cg_params_finalize(ps);
     if (s != CG_OK) {
         cg_params_free(ps);
@@ -88,6 +91,11 @@ cg_status cg_hetero_cell_init(cg_hetero_cell *m, const cg_hetero_cell_config *cf
     /* initialisation: PyTorch/PyG defaults, Philox keyed by the seed and each parameter's name */
     const uint64_t seed = cfg->seed;
     for (int t = 0; t < CG_NODE_TYPES; t++) cg_embedding_init(&m->emb[t], seed);
+    if (cfg->gene_embedding_std != 1.0f) { /* N(0, std^2): the same draw, scaled */
+        float *w = cg_f32(m->emb[CG_GENE].weight);
+        for (int64_t i = 0; i < m->emb[CG_GENE].weight->numel; i++) w[i] *= cfg->gene_embedding_std;
+    }
+    if (cg_hetero_cell_has_offsets(cfg)) memset(cg_f32(m->offsets.weight), 0, (size_t)m->offsets.weight->numel * sizeof(float));
     cg_mlp_init(&m->pre, seed);
     for (int l = 0; l < cfg->layers; l++)
         for (int r = 0; r < CG_RELATIONS; r++) {
@@ -139,6 +147,31 @@ void hc_inputs(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, int
         for (int64_t b = 0; b < B; b++)
             for (int64_t i = 0; i < v->n_nodes[t]; i++) p[b * v->n_nodes[t] + i] = v->ids[t] ? v->ids[t][i] : (int32_t)i;
         x[t] = cg_embedding_forward(ctx, &m->emb[t], ids);
+    }
+    /* identity dropout: in training, gene g's embedding row is zeroed in every sample with probability p
+     * (a function of (seed, step, op number, gene id): the wildtype and perturbed passes, and the full
+     * and incremental paths, draw the same mask); with drop_unseen, always for the genes whose offsets
+     * row is zero (no label has reached them) */
+    const float p = ctx->training ? m->cfg.identity_dropout : 0.0f;
+    if ((p > 0.0f || m->cfg.drop_unseen) && x[CG_GENE]) {
+        const int64_t N = v->n_nodes[CG_GENE], n = B * N;
+        const uint64_t stream = p > 0.0f ? (ctx->step << 24) ^ ctx->op_counter++ : 0;
+        cg_tensor *keep = cg_tensor_new(ctx, CG_F32, 1, &n);
+        if (!keep) return;
+        float *k = cg_f32(keep);
+        for (int64_t i = 0; i < N; i++) {
+            const int32_t id = v->ids[CG_GENE] ? v->ids[CG_GENE][i] : (int32_t)i;
+            bool drop = p > 0.0f && cg_rng_uniform(ctx->seed, stream, (uint64_t)id) < p;
+            if (m->cfg.drop_unseen) {
+                const float *o = cg_f32(m->offsets.weight) + (int64_t)id * CG_NUM_LABELS;
+                bool seen = false;
+                for (int j = 0; j < CG_NUM_LABELS; j++) seen |= o[j] != 0.0f;
+                drop |= !seen;
+            }
+            k[i] = drop ? 0.0f : 1.0f;
+        }
+        for (int64_t b = 1; b < B; b++) memcpy(k + b * N, k, (size_t)N * sizeof *k);
+        x[CG_GENE] = cg_rowscale(ctx, x[CG_GENE], keep);
     }
     /* dropout masks are shared by the samples of the batch (per node and channel), so that z_w - z_i
      * reflects the deletion and not independent noise in the wildtype and perturbed passes */
@@ -288,14 +321,42 @@ static cg_tensor *hc_gene_terms(cg_ctx *ctx, const cg_hetero_cell *m, cg_tensor 
         cg_tensor *x = cg_gather_rows(ctx, h, idx[0]);
         for (int q = 1; q <= o; q++) x = cg_mul(ctx, x, cg_gather_rows(ctx, h, idx[q]));
         cg_tensor *yo = cg_segment_sum(ctx, cg_mlp_forward(ctx, mlp[o], x), csr);
+        if (o == 0 && cg_hetero_cell_has_offsets(&m->cfg)) { /* + s (*) sum_g offsets[g] */
+            int64_t k = CG_NUM_LABELS;
+            cg_tensor *sc = cg_tensor_new(ctx, CG_F32, 1, &k);
+            if (!sc) return NULL;
+            memcpy(cg_f32(sc), m->cfg.gene_offsets, sizeof m->cfg.gene_offsets);
+            yo = cg_add(ctx, yo, cg_mul(ctx, cg_segment_sum(ctx, cg_embedding_forward(ctx, &m->offsets, idx[0]), csr), sc));
+        }
         y = y ? cg_add(ctx, y, yo) : yo;
     }
     if (!y) return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "hetero_cell: a batch of genotypes without any gene");
     return y;
 }
 
+/* The wildtype gene rows [N, D] without the global head: from the cache when it holds them (evaluation),
+ * else the wildtype pass (stored in the cache in evaluation). */
+static cg_tensor *hc_wildtype_genes_cached(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v,
+                                           cg_model_cache *cache) {
+    if (!cache || ctx->training) return hc_encode_wildtype_genes(ctx, m, v);
+    const int64_t N = v->n_nodes[CG_GENE], D = m->cfg.hidden;
+    if (cache->valid && cache->rows == N && cache->cols == D) return cg_tensor_wrap2(ctx, N, D, cache->data);
+    cg_tensor *h = hc_encode_wildtype_genes(ctx, m, v);
+    if (!h) return NULL;
+    float *data = realloc(cache->data, (size_t)(N * D) * sizeof *data);
+    if (!data) return h; /* no cache: the next batch computes the pass again */
+    memcpy(data, cg_f32(h), (size_t)(N * D) * sizeof *data);
+    *cache = (cg_model_cache){.data = data, .rows = N, .cols = D, .valid = true};
+    return h;
+}
+
 cg_tensor *cg_hetero_cell_forward_batch(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, const int32_t *geno,
                                         cg_perturbation_path mode, cg_tensor **z_p_out) {
+    return cg_hetero_cell_forward_cached(ctx, m, v, geno, mode, NULL, z_p_out);
+}
+
+cg_tensor *cg_hetero_cell_forward_cached(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, const int32_t *geno,
+                                         cg_perturbation_path mode, cg_model_cache *cache, cg_tensor **z_p_out) {
     const cg_hetero_cell_config *cfg = &m->cfg;
     if (z_p_out) *z_p_out = NULL;
     if (cg_ctx_status(ctx) != CG_OK) return NULL;
@@ -313,7 +374,7 @@ cg_tensor *cg_hetero_cell_forward_batch(cg_ctx *ctx, const cg_hetero_cell *m, co
         if (z_p_out) *z_p_out = z_p;
         y = cg_mlp_forward(ctx, &m->head, z_p);
     } else {
-        h = hc_encode_wildtype_genes(ctx, m, v);
+        h = hc_wildtype_genes_cached(ctx, m, v, cache);
     }
     if (genes && h) {
         cg_tensor *yg = hc_gene_terms(ctx, m, h, v->n_nodes[CG_GENE], geno, v->B - 1);
@@ -350,7 +411,7 @@ static cg_status t_path_check(const void *cfg, cg_perturbation_path path, bool t
 }
 static cg_tensor *t_forward(cg_ctx *ctx, const void *model, const cg_model_batch *batch, cg_perturbation_path path,
                             cg_tensor **z_p_out) {
-    return cg_hetero_cell_forward_batch(ctx, model, batch->view, batch->geno, path, z_p_out);
+    return cg_hetero_cell_forward_cached(ctx, model, batch->view, batch->geno, path, batch->cache, z_p_out);
 }
 static void t_describe(const void *cfg, char *buf, size_t len) {
     const cg_hetero_cell_config *c = cfg;

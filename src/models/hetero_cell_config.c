@@ -10,11 +10,19 @@
 
 /* ------------------------------------------------------------------ configuration */
 
+bool cg_hetero_cell_has_offsets(const cg_hetero_cell_config *cfg) {
+    for (int j = 0; j < CG_NUM_LABELS; j++)
+        if (cfg->gene_offsets[j] > 0.0f) return true;
+    return false;
+}
+
 cg_hetero_cell_config cg_hetero_cell_defaults(void) {
     cg_hetero_cell_config c = {.hidden = 64, .layers = 2, .heads = 4, .dropout = 0.1f, .attention_dropout = 0.0f,
                                .act = CG_ACT_GELU, .hypergraph = false, .residual = true, .self_loops = true,
                                .head_layers = 2, .seed = 42, .global_head = false, .z_p_scale_alive = true,
-                               .head_dropout = 0.0f, .gene_head = CG_HC_GENE_HEAD_PAIRWISE};
+                               .head_dropout = 0.0f, .gene_head = CG_HC_GENE_HEAD_PAIRWISE,
+                               .gene_offsets = {3.0f, 0.0f, 3.0f}, .gene_embedding_std = 0.0f,
+                               .identity_dropout = 0.1f, .drop_unseen = true};
     for (int r = 0; r < CG_RELATIONS; r++) c.relations[r] = true;
     return c;
 }
@@ -23,6 +31,10 @@ cg_hetero_cell_config cg_hetero_cell_defaults(void) {
  * after parsing) */
 static void published_head(cg_hetero_cell_config *c) {
     c->residual = false;
+    c->gene_offsets[0] = c->gene_offsets[1] = c->gene_offsets[2] = 0.0f;
+    c->gene_embedding_std = 1.0f;
+    c->identity_dropout = 0.0f;
+    c->drop_unseen = false;
     c->global_head = true;
     c->z_p_scale_alive = false;
     c->head_dropout = -1.0f;
@@ -97,8 +109,24 @@ cg_status cg_hetero_cell_config_parse(const char *json, const char *name, cg_het
                 if (cJSON_IsString(it) && strcmp(it->valuestring, gene_head_names[j]) == 0) found = j;
             if (found < 0) s = bad(name, k, "expected \"none\", \"additive\", \"pairwise\" or \"triple\"");
             else cfg->gene_head = (cg_hc_gene_head)found;
-        } else
-        if (strcmp(k, "hidden_channels") == 0) s = get_int(it, name, k, 1, 4096, &cfg->hidden);
+        } else if (strcmp(k, "gene_embedding_std") == 0) {
+            if (!cJSON_IsNumber(it) || !(it->valuedouble >= 0 && it->valuedouble <= 1000))
+                s = bad(name, k, "expected a number in [0, 1000]");
+            else
+                cfg->gene_embedding_std = (float)it->valuedouble;
+        } else if (strcmp(k, "gene_offsets") == 0) {
+            /* one scale for every label, or [fitness, epsilon, tau] */
+            const bool arr = cJSON_IsArray(it) && cJSON_GetArraySize(it) == CG_NUM_LABELS;
+            for (int j = 0; j < CG_NUM_LABELS && s == CG_OK; j++) {
+                cJSON *e = arr ? cJSON_GetArrayItem(it, j) : it;
+                if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble <= 1000))
+                    s = bad(name, k, "expected a number in [0, 1000] or an array of 3 (fitness, epsilon, tau)");
+                else
+                    cfg->gene_offsets[j] = (float)e->valuedouble;
+            }
+        } else if (strcmp(k, "identity_dropout") == 0) s = get_prob(it, name, k, &cfg->identity_dropout);
+        else if (strcmp(k, "drop_unseen") == 0) s = get_bool(it, name, k, &cfg->drop_unseen);
+        else if (strcmp(k, "hidden_channels") == 0) s = get_int(it, name, k, 1, 4096, &cfg->hidden);
         else if (strcmp(k, "num_layers") == 0) s = get_int(it, name, k, 1, CG_HC_MAX_LAYERS, &cfg->layers);
         else if (strcmp(k, "heads") == 0) s = get_int(it, name, k, 1, 256, &cfg->heads);
         else if (strcmp(k, "head_num_layers") == 0) s = get_int(it, name, k, 1, CG_MLP_MAX_LAYERS, &cfg->head_layers);
@@ -144,7 +172,8 @@ cg_status cg_hetero_cell_config_parse(const char *json, const char *name, cg_het
         } else {
             s = cg_error(CG_ERR_FORMAT, "%s: unknown key '%s' (known: hidden_channels, num_layers, heads, dropout, "
                          "attention_dropout, activation, metabolism, residual, self_loops, head_num_layers, "
-                         "relations, seed, form, global_head, z_p_scale, head_dropout, gene_head, model, and "
+                         "relations, seed, form, global_head, z_p_scale, head_dropout, gene_head, gene_embedding_std, "
+                         "identity_dropout, gene_offsets, drop_unseen, model, and "
                          "the object train)", name, k);
         }
     }
@@ -152,6 +181,10 @@ cg_status cg_hetero_cell_config_parse(const char *json, const char *name, cg_het
     if (cfg->head_dropout < 0.0f) cfg->head_dropout = cfg->dropout;
     if (s == CG_OK && !cfg->global_head && cfg->gene_head == CG_HC_GENE_HEAD_NONE)
         s = cg_error(CG_ERR_FORMAT, "%s: global_head false and gene_head \"none\" leave the model without a head", name);
+    if (s == CG_OK && cg_hetero_cell_has_offsets(cfg) && cfg->gene_head == CG_HC_GENE_HEAD_NONE)
+        s = cg_error(CG_ERR_FORMAT, "%s: gene_offsets needs a gene_head (the deleted genes are read there)", name);
+    if (s == CG_OK && cfg->drop_unseen && !cg_hetero_cell_has_offsets(cfg))
+        s = cg_error(CG_ERR_FORMAT, "%s: drop_unseen needs gene_offsets > 0 (a zero offsets row marks an unseen gene)", name);
     if (s == CG_OK && cfg->hidden % cfg->heads != 0)
         s = cg_error(CG_ERR_FORMAT, "%s: hidden_channels %d is not a multiple of heads %d", name, cfg->hidden, cfg->heads);
     if (s == CG_OK && cfg->hidden < 2)
@@ -188,6 +221,12 @@ char *cg_hetero_cell_config_json(const cg_hetero_cell_config *c) {
     cJSON_AddStringToObject(o, "z_p_scale", c->z_p_scale_alive ? "alive" : "none");
     cJSON_AddNumberToObject(o, "head_dropout", c->head_dropout);
     cJSON_AddStringToObject(o, "gene_head", gene_head_names[c->gene_head]);
+    cJSON_AddNumberToObject(o, "gene_embedding_std", c->gene_embedding_std);
+    cJSON_AddNumberToObject(o, "identity_dropout", c->identity_dropout);
+    cJSON *offs = cJSON_CreateArray();
+    for (int j = 0; j < CG_NUM_LABELS; j++) cJSON_AddItemToArray(offs, cJSON_CreateNumber(c->gene_offsets[j]));
+    cJSON_AddItemToObject(o, "gene_offsets", offs);
+    cJSON_AddBoolToObject(o, "drop_unseen", c->drop_unseen);
     char *txt = cJSON_Print(o);
     cJSON_Delete(o);
     return txt;

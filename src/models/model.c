@@ -149,6 +149,11 @@ cg_param_store *cg_model_params(cg_model *m) { return m->type->params(m->impl); 
 const char *cg_model_name(const cg_model *m) { return m->type->name; }
 const char *cg_model_title(const cg_model *m) { return m->type->title; }
 
+void cg_model_cache_free(cg_model_cache *c) {
+    free(c->data);
+    memset(c, 0, sizeof *c);
+}
+
 cg_tensor *cg_model_forward(cg_ctx *ctx, const cg_model *m, const cg_model_batch *batch, cg_perturbation_path path,
                             cg_tensor **z_p_out) {
     if (z_p_out) *z_p_out = NULL;
@@ -168,6 +173,15 @@ cg_status cg_model_predict(cg_ctx *ctx, const cg_model *m, const cg_graph_index 
 cg_status cg_model_predict_progress(cg_ctx *ctx, const cg_model *m, const cg_graph_index *gi, const int32_t *geno,
                                     int64_t n, int64_t batch_size, cg_perturbation_path path, float *y,
                                     cg_progress_fn progress, void *progress_ctx) {
+    cg_model_cache cache = {0}; /* the parameters do not change during the prediction */
+    cg_status s = cg_model_predict_cached(ctx, m, gi, geno, n, batch_size, path, y, progress, progress_ctx, &cache);
+    cg_model_cache_free(&cache);
+    return s;
+}
+
+cg_status cg_model_predict_cached(cg_ctx *ctx, const cg_model *m, const cg_graph_index *gi, const int32_t *geno,
+                                  int64_t n, int64_t batch_size, cg_perturbation_path path, float *y,
+                                  cg_progress_fn progress, void *progress_ctx, cg_model_cache *cache) {
     if (batch_size < 1) return cg_error(CG_ERR_INVALID_ARG, "%s: batch size %lld", m->type->name, (long long)batch_size);
     const int64_t W = cg_deletion_words(gi->g);
     uint64_t *blocks = calloc((size_t)(batch_size + 1) * (size_t)W, sizeof *blocks);
@@ -185,7 +199,7 @@ cg_status cg_model_predict_progress(cg_ctx *ctx, const cg_model *m, const cg_gra
         if ((s = cg_ctx_reset(ctx)) != CG_OK) break;
         ctx->training = false;
         ctx->grad_enabled = false;
-        cg_model_batch batch = {.n = nb, .geno = geno + 3 * b0, .view = &v};
+        cg_model_batch batch = {.n = nb, .geno = geno + 3 * b0, .view = &v, .cache = cache};
         cg_tensor *out = cg_model_forward(ctx, m, &batch, path, NULL);
         if (!out) {
             s = ctx->status;

@@ -323,10 +323,10 @@ static double schedule(const cg_trainer *t) {
 
 /* forward of a batch of samples: y [n, K] z-scored predictions (and z_p [n, D] for models that have it);
  * NULL on error */
-static cg_tensor *batch_forward(cg_trainer *t, const int64_t *samples, int64_t n, cg_tensor **z_p) {
+static cg_tensor *batch_forward(cg_trainer *t, const int64_t *samples, int64_t n, cg_tensor **z_p, cg_model_cache *cache) {
     const cg_dataset *d = t->data;
     for (int64_t b = 0; b < n; b++) memcpy(t->geno + 3 * b, d->genotype + 3 * samples[b], 3 * sizeof(int32_t));
-    cg_model_batch batch = {.n = n, .geno = t->geno, .view = NULL};
+    cg_model_batch batch = {.n = n, .geno = t->geno, .view = NULL, .cache = cache};
     if (t->model->type->uses_graph) {
         int64_t W = cg_deletion_words(t->graph);
         memset(t->blocks, 0, (size_t)W * sizeof(uint64_t)); /* sample 0: the wildtype */
@@ -380,7 +380,7 @@ cg_status cg_trainer_step(cg_trainer *t, float *loss, bool *epoch_done) {
     cg_params_zero_grad(cg_model_params(t->model));
     fill_targets(t, samples, n);
     cg_tensor *z_p = NULL;
-    cg_tensor *y = batch_forward(t, samples, n, &z_p);
+    cg_tensor *y = batch_forward(t, samples, n, &z_p, NULL);
     cg_tensor *l = y ? loss_of(t, y, z_p, n) : NULL;
     if (!l) return cg_ctx_status(ctx) != CG_OK ? ctx->status : cg_error(CG_ERR_STATE, "trainer: empty loss");
     if ((s = cg_backward(ctx, l)) != CG_OK) return s;
@@ -408,14 +408,19 @@ cg_status cg_trainer_predict_samples(cg_trainer *t, const int64_t *samples, int6
     cg_ctx *ctx = &t->ctx;
     double sse[K] = {0};
     int64_t cnt[K] = {0};
+    cg_model_cache cache = {0}; /* the parameters do not change during the prediction */
     for (int64_t b0 = 0; b0 < n; b0 += t->cfg.batch_size) {
         int64_t nb = n - b0 < t->cfg.batch_size ? n - b0 : t->cfg.batch_size;
         cg_status s = cg_ctx_reset(ctx);
-        if (s != CG_OK) return s;
-        ctx->training = false;
-        ctx->grad_enabled = false;
-        cg_tensor *y = batch_forward(t, samples + b0, nb, NULL);
-        if (!y) return ctx->status;
+        if (s == CG_OK) {
+            ctx->training = false;
+            ctx->grad_enabled = false;
+        }
+        cg_tensor *y = s == CG_OK ? batch_forward(t, samples + b0, nb, NULL, &cache) : NULL;
+        if (!y) {
+            cg_model_cache_free(&cache);
+            return s != CG_OK ? s : ctx->status;
+        }
         fill_targets(t, samples + b0, nb);
         for (int64_t b = 0; b < nb; b++)
             for (int k = 0; k < K; k++) {
@@ -426,6 +431,7 @@ cg_status cg_trainer_predict_samples(cg_trainer *t, const int64_t *samples, int6
             }
         if (t->progress) t->progress(t->progress_ctx, b0 + nb, n);
     }
+    cg_model_cache_free(&cache);
     ctx->grad_enabled = true;
     /* the training loss's MSE term over these samples: sum over labels of weight x per-label mean */
     double l = 0;
