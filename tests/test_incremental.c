@@ -192,7 +192,9 @@ static void test_incremental_equals_full_interaction(void **state) {
 
 /* the held-out-gene keys with the global head: per-gene offsets, and the genes without offsets (odd
  * ones, compare_paths) without identity (drop_unseen) on both paths; z_p unscaled into the head, so y
- * is compared at 1e-5 like z */
+ * is compared at 1e-5. z and the gradients at 1e-4: with half the genes sharing one input row the two
+ * summation orders differ a little more (measured 1.6e-5 on one gradient in the debug build, below 1e-5
+ * in the release build) */
 static void test_incremental_equals_full_drop_unseen(void **state) {
     (void)state;
     if (!G) skip();
@@ -202,7 +204,7 @@ static void test_incremental_equals_full_drop_unseen(void **state) {
     cfg.gene_offsets[0] = 3.0f, cfg.gene_offsets[1] = 0.0f, cfg.gene_offsets[2] = 3.0f;
     cfg.drop_unseen = true;
     cfg.gene_embedding_std = 1.0f;
-    compare_paths(cfg, N_GENOTYPES / 2, BATCH, false, 13, 1e-5, 1e-5);
+    compare_paths(cfg, N_GENOTYPES / 2, BATCH, false, 13, 1e-4, 1e-5);
 }
 
 /* training mode: dropout on (shared masks addressed by node id), residual connections, 3 layers. The
