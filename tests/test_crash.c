@@ -108,19 +108,6 @@ static int instants(const char *args, int write_stride, int other_stride, instan
     return n;
 }
 
-static bool same_file(const char *a, const char *b) {
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    bool same = fa && fb;
-    while (same) {
-        int x = fgetc(fa), y = fgetc(fb);
-        if (x != y) same = false;
-        if (x == EOF || y == EOF) break;
-    }
-    if (fa) fclose(fa);
-    if (fb) fclose(fb);
-    return same;
-}
-
 /* metrics.jsonl without the wall-clock field: the same bytes for the same run */
 static void strip_minutes(const char *from, const char *to) {
     assert_int_equal(sh("sed 's/\"minutes\":[0-9.e+-]*//' '%s' > '%s'", from, to), 0);
@@ -145,7 +132,7 @@ static void assert_same_run(const char *ref, const char *got, const char *when) 
     for (int i = 0; i < (int)(sizeof files / sizeof files[0]); i++) {
         snprintf(a, sizeof a, "%s/%s", ref, files[i]);
         snprintf(b, sizeof b, "%s/%s", got, files[i]);
-        if (!same_file(a, b)) fail_msg("%s: %s differs from the uninterrupted run's", when, files[i]);
+        if (!tu_same_file(a, b)) fail_msg("%s: %s differs from the uninterrupted run's", when, files[i]);
     }
     snprintf(a, sizeof a, "%s/metrics.jsonl", ref);
     snprintf(b, sizeof b, "%s/metrics.jsonl", got);
@@ -154,7 +141,7 @@ static void assert_same_run(const char *ref, const char *got, const char *when) 
     snprintf(sb, sizeof sb, "%s/got.metrics", dir);
     strip_minutes(a, sa);
     strip_minutes(b, sb);
-    if (!same_file(sa, sb)) {
+    if (!tu_same_file(sa, sb)) {
         sh("diff '%s' '%s' | cut -c1-160 >&2", sa, sb);
         fail_msg("%s: metrics.jsonl differs from the uninterrupted run's", when);
     }
@@ -247,7 +234,7 @@ static void test_screen_killed_anywhere(void **state) {
             sh("tail -3 '%s/screen.log' >&2", dir);
             fail_msg("%s: the rerun failed (%d)", when, rc);
         }
-        if (!same_file(expect, out)) fail_msg("%s: the screen's file differs from the uninterrupted run's", when);
+        if (!tu_same_file(expect, out)) fail_msg("%s: the screen's file differs from the uninterrupted run's", when);
         char sd[700];
         snprintf(sd, sizeof sd, "%s/screen", dir);
         assert_no_leftovers(sd, when);

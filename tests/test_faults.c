@@ -97,19 +97,6 @@ static void write_text(const char *path, const char *text) {
     fclose(f);
 }
 
-static bool same_file(const char *a, const char *b) {
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    bool same = fa && fb;
-    while (same) {
-        int x = fgetc(fa), y = fgetc(fb);
-        if (x != y) same = false;
-        if (x == EOF || y == EOF) break;
-    }
-    if (fa) fclose(fa);
-    if (fb) fclose(fb);
-    return same;
-}
-
 static bool file_is(const char *path, const char *text) {
     FILE *f = fopen(path, "rb");
     if (!f) return false;
@@ -188,7 +175,7 @@ static void test_file_size_limit(void **state) {
     assert_int_equal(system(cmd), 0);
     assert_clean_failure(run_limited(RLIMIT_FSIZE, LIMIT, 600, "train --resume '%s' --epochs 2", run), "File too large",
                          "train");
-    assert_true(same_file(last, saved));
+    assert_true(tu_same_file(last, saved));
     assert_no_temps(run, "train");
     /* and the run resumes once there is room */
     assert_int_equal(run_limited(0, 0, 600, "train --resume '%s' --epochs 2", run), 0);
@@ -204,7 +191,7 @@ static void test_file_size_limit(void **state) {
     struct stat sb;
     assert_int_not_equal(stat(out, &sb), 0);
     assert_int_equal(run_limited(0, 0, 600, screen, run, genes, out), 0);
-    assert_true(same_file(out, ref));
+    assert_true(tu_same_file(out, ref));
     assert_no_temps(dir, "screen");
 }
 

@@ -470,6 +470,35 @@ static void test_gene_terms_gradient(void **state) {
     cg_hetero_cell_free(&m);
 }
 
+/* ------------------------------------------------------------------ helpers of the tests below */
+
+/* m initialised with cfg on the real graph */
+static void init_model(cg_hetero_cell *m, const cg_hetero_cell_config *cfg) {
+    int64_t nn[CG_NODE_TYPES];
+    for (int t = 0; t < CG_NODE_TYPES; t++) nn[t] = cg_graph_num_nodes(G, t);
+    assert_int_equal(cg_hetero_cell_init(m, cfg, nn), CG_OK);
+}
+
+/* *v: the wildtype and the ns genotypes geno [ns, 3], over blocks ((ns + 1) x cg_deletion_words words,
+ * overwritten) */
+static void genotype_view(const int32_t *geno, int ns, uint64_t *blocks, cg_graph_view *v) {
+    const int64_t W = cg_deletion_words(G);
+    memset(blocks, 0, (size_t)(ns + 1) * W * sizeof *blocks);
+    assert_int_equal(cg_deletion_batch(G, geno, ns, 3, blocks + W), CG_OK);
+    cg_graph_view_of(v, &HG, ns + 1, blocks);
+}
+
+/* y [ns, K]: m's prediction on the view in evaluation mode (ctx reset) */
+static void predict(cg_ctx *ctx, const cg_hetero_cell *m, const cg_graph_view *v, const int32_t *geno, int ns,
+                    float *y) {
+    assert_int_equal(cg_ctx_reset(ctx), CG_OK);
+    ctx->training = false;
+    ctx->grad_enabled = false;
+    cg_tensor *t = cg_hetero_cell_forward_batch(ctx, m, v, geno, CG_PATH_FULL, NULL);
+    if (!t) fail_msg("%s", cg_last_error());
+    memcpy(y, cg_f32(t), (size_t)ns * CG_NUM_LABELS * sizeof *y);
+}
+
 /* Identity dropout: in training, the forward equals the forward of the same model in evaluation whose
  * dropped genes' embedding rows are zero, with the mask of the header's contract (a function of seed,
  * step, op number 0 and gene id, shared by the samples); evaluation drops nothing. */
@@ -483,23 +512,20 @@ static void test_identity_dropout(void **state) {
     cfg.gene_embedding_std = 0.5f;
     cfg.drop_unseen = false;
     cfg.gene_offsets[0] = cfg.gene_offsets[1] = cfg.gene_offsets[2] = 0.0f;
-    int64_t nn[CG_NODE_TYPES];
-    for (int t = 0; t < CG_NODE_TYPES; t++) nn[t] = cg_graph_num_nodes(G, t);
     cg_hetero_cell m, ref;
-    assert_int_equal(cg_hetero_cell_init(&m, &cfg, nn), CG_OK);
+    init_model(&m, &cfg);
     cfg.identity_dropout = 0.0f;
-    assert_int_equal(cg_hetero_cell_init(&ref, &cfg, nn), CG_OK);
+    init_model(&ref, &cfg);
     const cg_tensor *e = m.emb[CG_GENE].weight;
     double sq = 0;
     for (int64_t i = 0; i < e->numel; i++) sq += (double)cg_f32((cg_tensor *)e)[i] * cg_f32((cg_tensor *)e)[i];
     assert_float_equal(sqrt(sq / (double)e->numel), 0.5, 0.01); /* gene_embedding_std */
     enum { NS = 3 };
     int32_t geno[NS][3] = {{100, -1, -1}, {100, 2000, -1}, {300, 4000, 5000}};
-    const int64_t W = cg_deletion_words(G), N = nn[CG_GENE], D = cfg.hidden;
-    uint64_t *blocks = calloc((NS + 1) * W, sizeof *blocks);
-    assert_int_equal(cg_deletion_batch(G, &geno[0][0], NS, 3, blocks + W), CG_OK);
+    const int64_t N = cg_graph_num_nodes(G, CG_GENE), D = cfg.hidden;
+    uint64_t *blocks = calloc((NS + 1) * cg_deletion_words(G), sizeof *blocks);
     cg_graph_view v;
-    cg_graph_view_of(&v, &HG, NS + 1, blocks);
+    genotype_view(&geno[0][0], NS, blocks, &v);
     cg_ctx ctx;
     assert_int_equal(cg_ctx_init(&ctx, 1 << 24, 7), CG_OK);
     ctx.step = 12;
@@ -517,18 +543,13 @@ static void test_identity_dropout(void **state) {
             dropped++;
         }
     assert_true(dropped > N / 3 && dropped < 2 * N / 3);
-    assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
-    ctx.training = false;
-    cg_tensor *yr = cg_hetero_cell_forward_batch(&ctx, &ref, &v, &geno[0][0], CG_PATH_FULL, NULL);
-    if (!yr) fail_msg("%s", cg_last_error());
-    for (int k = 0; k < NS * CG_NUM_LABELS; k++) assert_float_equal(yt[k], cg_f32(yr)[k], 1e-5);
+    float yr[NS * CG_NUM_LABELS], ye[NS * CG_NUM_LABELS];
+    predict(&ctx, &ref, &v, &geno[0][0], NS, yr);
+    for (int k = 0; k < NS * CG_NUM_LABELS; k++) assert_float_equal(yt[k], yr[k], 1e-5);
     /* evaluation: nothing dropped, the model differs from the masked reference */
-    assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
-    ctx.training = false;
-    cg_tensor *ye = cg_hetero_cell_forward_batch(&ctx, &m, &v, &geno[0][0], CG_PATH_FULL, NULL);
-    assert_non_null(ye);
+    predict(&ctx, &m, &v, &geno[0][0], NS, ye);
     double diff = 0;
-    for (int k = 0; k < NS * CG_NUM_LABELS; k++) diff += fabs(cg_f32(ye)[k] - yt[k]);
+    for (int k = 0; k < NS * CG_NUM_LABELS; k++) diff += fabs(ye[k] - yt[k]);
     assert_true(diff > 1e-3);
     free(blocks);
     cg_ctx_free(&ctx);
@@ -548,13 +569,11 @@ static void test_drop_unseen(void **state) {
     cfg.drop_unseen = true;
     cfg.gene_embedding_std = 1.0f; /* random identities, so that dropping them shows */
     cfg.identity_dropout = 0.0f;
-    int64_t nn[CG_NODE_TYPES];
-    for (int t = 0; t < CG_NODE_TYPES; t++) nn[t] = cg_graph_num_nodes(G, t);
     cg_hetero_cell m, ref;
-    assert_int_equal(cg_hetero_cell_init(&m, &cfg, nn), CG_OK);
+    init_model(&m, &cfg);
     cfg.drop_unseen = false;
-    assert_int_equal(cg_hetero_cell_init(&ref, &cfg, nn), CG_OK);
-    const int64_t N = nn[CG_GENE], D = cfg.hidden;
+    init_model(&ref, &cfg);
+    const int64_t N = cg_graph_num_nodes(G, CG_GENE), D = cfg.hidden;
     /* "seen": every third gene, and gene 100 (deleted below) with one nonzero label column only */
     float *o = cg_f32(m.offsets.weight), *w = cg_f32(ref.emb[CG_GENE].weight);
     for (int64_t g = 0; g < N; g += 3) o[g * CG_NUM_LABELS + g % CG_NUM_LABELS] = 0.01f * (float)(1 + g % 7);
@@ -564,33 +583,22 @@ static void test_drop_unseen(void **state) {
         if (g % 3 != 0 && g != 100) memset(w + g * D, 0, (size_t)D * sizeof *w);
     enum { NS = 3 };
     int32_t geno[NS][3] = {{100, -1, -1}, {100, 2000, -1}, {300, 4000, 5000}};
-    const int64_t W = cg_deletion_words(G);
-    uint64_t *blocks = calloc((NS + 1) * W, sizeof *blocks);
-    assert_int_equal(cg_deletion_batch(G, &geno[0][0], NS, 3, blocks + W), CG_OK);
+    uint64_t *blocks = calloc((NS + 1) * cg_deletion_words(G), sizeof *blocks);
     cg_graph_view v;
-    cg_graph_view_of(&v, &HG, NS + 1, blocks);
+    genotype_view(&geno[0][0], NS, blocks, &v);
     cg_ctx ctx;
     assert_int_equal(cg_ctx_init(&ctx, 1 << 24, 7), CG_OK);
-    float y[2][NS * CG_NUM_LABELS];
-    for (int q = 0; q < 2; q++) {
-        assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
-        ctx.training = false;
-        ctx.grad_enabled = false;
-        cg_tensor *t = cg_hetero_cell_forward_batch(&ctx, q ? &ref : &m, &v, &geno[0][0], CG_PATH_FULL, NULL);
-        if (!t) fail_msg("%s", cg_last_error());
-        memcpy(y[q], cg_f32(t), sizeof y[q]);
-    }
+    float y[3][NS * CG_NUM_LABELS];
+    predict(&ctx, &m, &v, &geno[0][0], NS, y[0]);
+    predict(&ctx, &ref, &v, &geno[0][0], NS, y[1]);
     for (int k = 0; k < NS * CG_NUM_LABELS; k++) assert_float_equal(y[0][k], y[1][k], 1e-5);
     /* and not the model with every identity: the unseen genes' rows matter */
     cg_hetero_cell full;
-    assert_int_equal(cg_hetero_cell_init(&full, &cfg, nn), CG_OK);
+    init_model(&full, &cfg);
     memcpy(cg_f32(full.offsets.weight), o, (size_t)N * CG_NUM_LABELS * sizeof *o);
-    assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
-    ctx.training = false;
-    cg_tensor *t = cg_hetero_cell_forward_batch(&ctx, &full, &v, &geno[0][0], CG_PATH_FULL, NULL);
-    assert_non_null(t);
+    predict(&ctx, &full, &v, &geno[0][0], NS, y[2]);
     double diff = 0;
-    for (int k = 0; k < NS * CG_NUM_LABELS; k++) diff += fabs(cg_f32(t)[k] - y[0][k]);
+    for (int k = 0; k < NS * CG_NUM_LABELS; k++) diff += fabs(y[2][k] - y[0][k]);
     assert_true(diff > 1e-3);
     /* the config needs the offsets */
     cg_hetero_cell_config c;
@@ -611,23 +619,18 @@ static void test_wildtype_cache(void **state) {
     if (!G) skip();
     cg_hetero_cell_config cfg = cg_hetero_cell_defaults();
     cfg.hidden = 16;
-    int64_t nn[CG_NODE_TYPES];
-    for (int t = 0; t < CG_NODE_TYPES; t++) nn[t] = cg_graph_num_nodes(G, t);
     cg_hetero_cell m;
-    assert_int_equal(cg_hetero_cell_init(&m, &cfg, nn), CG_OK);
+    init_model(&m, &cfg);
     enum { NS = 2 };
     int32_t geno[2][NS][3] = {{{100, -1, -1}, {100, 2000, -1}}, {{300, 4000, 5000}, {7, 8, -1}}};
-    const int64_t W = cg_deletion_words(G);
-    uint64_t *blocks = calloc((NS + 1) * W, sizeof *blocks);
+    uint64_t *blocks = calloc((NS + 1) * cg_deletion_words(G), sizeof *blocks);
     cg_ctx ctx;
     assert_int_equal(cg_ctx_init(&ctx, 1 << 24, 7), CG_OK);
     cg_model_cache cache = {0};
     for (int pass = 0; pass < 2; pass++)
         for (int b = 0; b < 2; b++) { /* pass 0: no cache; pass 1: the cache, filled by batch 0 */
-            memset(blocks, 0, W * sizeof *blocks);
-            assert_int_equal(cg_deletion_batch(G, &geno[b][0][0], NS, 3, blocks + W), CG_OK);
             cg_graph_view v;
-            cg_graph_view_of(&v, &HG, NS + 1, blocks);
+            genotype_view(&geno[b][0][0], NS, blocks, &v);
             assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
             ctx.training = false;
             ctx.grad_enabled = false;
@@ -639,15 +642,13 @@ static void test_wildtype_cache(void **state) {
             else assert_memory_equal(want[b], cg_f32(y), sizeof want[b]);
             assert_true(cache.valid == (pass == 1));
         }
-    assert_int_equal(cache.rows, nn[CG_GENE]);
+    assert_int_equal(cache.rows, cg_graph_num_nodes(G, CG_GENE));
     assert_int_equal(cache.cols, 16);
     /* training ignores the cache (the parameters change between steps): a poisoned cache changes nothing */
     for (int64_t i = 0; i < cache.rows * cache.cols; i++) cache.data[i] = 1e6f;
     int32_t *g0 = &geno[0][0][0];
-    memset(blocks, 0, W * sizeof *blocks);
-    assert_int_equal(cg_deletion_batch(G, g0, NS, 3, blocks + W), CG_OK);
     cg_graph_view v;
-    cg_graph_view_of(&v, &HG, NS + 1, blocks);
+    genotype_view(g0, NS, blocks, &v);
     assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
     ctx.training = true;
     cg_tensor *y = cg_hetero_cell_forward_cached(&ctx, &m, &v, g0, CG_PATH_FULL, &cache, NULL);

@@ -301,19 +301,6 @@ static void test_cli_predict(void **state) {
     unsetenv("CELLGRAPH_CACHE");
 }
 
-static bool same_file(const char *a, const char *b) {
-    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
-    bool same = fa && fb;
-    while (same) {
-        int x = fgetc(fa), y = fgetc(fb);
-        if (x != y) same = false;
-        if (x == EOF || y == EOF) break;
-    }
-    if (fa) fclose(fa);
-    if (fb) fclose(fb);
-    return same;
-}
-
 static int count_lines(const char *path) {
     FILE *f = fopen(path, "r");
     int n = 0, c;
@@ -353,14 +340,14 @@ static void test_cli_screen(void **state) {
     assert_int_equal(count_lines(a), 2 + 28);
     /* uninterrupted, another batch size: the same file */
     assert_int_equal(tu_run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s'", ckpt, genes, b), 0);
-    assert_true(same_file(a, b));
+    assert_true(tu_same_file(a, b));
     /* the full masked path gives the same predictions (4 decimals) */
     snprintf(cmd, sizeof cmd, "rm -f '%s'", b);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(tu_run_cli(out, sizeof out, "screen --checkpoint '%s' --genes '%s' --order 2 -o '%s' "
                                               "--perturbation full", ckpt, genes, b), 0);
     assert_non_null(strstr(out, "full path"));
-    assert_true(same_file(a, b));
+    assert_true(tu_same_file(a, b));
     /* triples: C(8, 3) = 56 */
     snprintf(cmd, sizeof cmd, "rm -f '%s'", b);
     assert_int_equal(system(cmd), 0);

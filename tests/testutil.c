@@ -43,6 +43,19 @@ void tu_check_close(const char *label, const float *a, const double *b, int64_t 
     }
 }
 
+bool tu_same_file(const char *a, const char *b) {
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    bool same = fa && fb;
+    while (same) {
+        int x = fgetc(fa), y = fgetc(fb);
+        if (x != y) same = false;
+        if (x == EOF || y == EOF) break;
+    }
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
 const char *tu_temp_path(char *buf, size_t len, const char *name) {
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir) dir = "/tmp";

@@ -4,6 +4,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -34,6 +35,9 @@ void tu_real_graph_close(cg_graph *g, cg_graph_index *hg);
  * stdout; out (len bytes) receives the start of the output, the rest is read and dropped so the command
  * never blocks on a full pipe. Returns the exit status (-1 when it did not exit normally). */
 int tu_run_cli(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Whether the files a and b both exist and hold the same bytes. */
+bool tu_same_file(const char *a, const char *b);
 
 /* Path of a scratch file under the build's temporary directory, unique per process; written to buf. */
 const char *tu_temp_path(char *buf, size_t len, const char *name);
