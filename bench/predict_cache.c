@@ -73,11 +73,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "predict_cache: needs a hetero_cell config without the global head\n");
         return 1;
     }
-    /* the metabolic genes as screen --metabolic lists them: genes with reaction nodes (gpr_rev sources) */
-    const cg_relation *gpr = cg_graph_relation(g, CG_REL_GPR_REV);
+    /* the metabolic genes, as screen --metabolic lists them */
     genes = malloc((size_t)cg_graph_num_nodes(g, CG_GENE) * sizeof *genes);
-    for (int64_t i = 0; i < cg_graph_num_nodes(g, CG_GENE); i++)
-        if (gpr->rowptr[i + 1] > gpr->rowptr[i]) genes[n_genes++] = (int32_t)i;
+    n_genes = cg_graph_metabolic_genes(g, genes);
     cg_model model;
     if (cg_model_init(&model, &mcfg, g) != CG_OK) {
         fprintf(stderr, "predict_cache: %s\n", cg_last_error());

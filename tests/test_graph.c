@@ -55,6 +55,15 @@ static void test_counts(void **state) {
             fail_msg("%s: %lld edges, outside [%lld, %lld]", cg_graph_relation(G, ranges[i].rel)->name, (long long)e,
                      (long long)ranges[i].lo, (long long)ranges[i].hi);
     }
+    /* the metabolic genes (screen --metabolic): yeast-GEM's 1,161, ascending, each with a reaction node */
+    int32_t *mg = malloc(6604 * sizeof *mg);
+    assert_int_equal(cg_graph_metabolic_genes(G, mg), 1161);
+    const cg_relation *gr = cg_graph_relation(G, CG_REL_GPR_REV);
+    for (int i = 0; i < 1161; i++) {
+        assert_true(i == 0 || mg[i] > mg[i - 1]);
+        assert_true(gr->rowptr[mg[i] + 1] > gr->rowptr[mg[i]]);
+    }
+    free(mg);
     /* reverse relations mirror their forward twin; physical is symmetric */
     assert_int_equal(cg_graph_relation(G, CG_REL_GPR)->n_edges, cg_graph_relation(G, CG_REL_GPR_REV)->n_edges);
     assert_int_equal(cg_graph_relation(G, CG_REL_RMR)->n_edges, cg_graph_relation(G, CG_REL_RMR_REV)->n_edges);

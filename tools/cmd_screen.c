@@ -292,9 +292,10 @@ int cmd_screen(int argc, char **argv) {
             cg_error(CG_ERR_NOMEM, "out of memory");
             goto out;
         }
-        const cg_relation *gpr = cg_graph_relation(g, CG_REL_GPR_REV);
-        for (int64_t i = 0; i < ng; i++)
-            if (all || gpr->rowptr[i + 1] > gpr->rowptr[i]) list[n++] = (int32_t)i; /* genes with reaction nodes */
+        if (all)
+            for (int64_t i = 0; i < ng; i++) list[n++] = (int32_t)i;
+        else
+            n = cg_graph_metabolic_genes(g, list);
     }
     qsort(list, (size_t)n, sizeof *list, cmp_i32);
     const int64_t total = n_combinations(n, order);

@@ -156,6 +156,10 @@ int cg_graph_num_relations(const cg_graph *g);
 const cg_relation *cg_graph_relation(const cg_graph *g, int rel);
 /* Index of a DEFAULT relation by name ("physical" -> CG_REL_PHYSICAL), or -1 (also for optional names). */
 int cg_graph_relation_index(const char *name);
+/* The metabolic genes: those with at least one reaction node (a gpr_rev edge into the gene), in index
+ * order, written to out (room for cg_graph_num_nodes(g, CG_GENE) entries); returns their number (1,161
+ * for yeast-GEM 9.0.2). The gene list of `cellgraph screen --metabolic`. */
+int64_t cg_graph_metabolic_genes(const cg_graph *g, int32_t *out);
 /* Index of any relation of graph g by name, or -1 when g has none of that name. */
 int cg_graph_find_relation(const cg_graph *g, const char *name);
 

@@ -53,6 +53,14 @@ const cg_relation *cg_graph_relation(const cg_graph *g, int rel) {
     return rel >= 0 && rel < g->n_relations ? &g->rel[rel] : NULL;
 }
 
+int64_t cg_graph_metabolic_genes(const cg_graph *g, int32_t *out) {
+    const cg_relation *gpr = cg_graph_relation(g, CG_REL_GPR_REV);
+    int64_t n = 0;
+    for (int64_t i = 0; i < cg_graph_num_nodes(g, CG_GENE); i++)
+        if (gpr->rowptr[i + 1] > gpr->rowptr[i]) out[n++] = (int32_t)i;
+    return n;
+}
+
 int cg_graph_find_relation(const cg_graph *g, const char *name) {
     if (!name) return -1;
     for (int r = 0; r < g->n_relations; r++)
