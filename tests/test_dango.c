@@ -2,7 +2,9 @@
  *   - config: defaults, round trip through the registry, unknown keys and bad values as errors;
  *   - neighbour sampling: sizes, distinct members of the list, a function of (seed, step, network, layer,
  *     node), step-independent in evaluation, the full list when num_samples is 0 or large;
- *   - the new op (the weighted sparse reconstruction MSE) against central finite differences;
+ *   - the new op (the weighted sparse reconstruction MSE) against central finite differences; the fused op
+ *     (the reconstruction's last Linear + that MSE, P never formed) against the unfused pair on the real
+ *     networks;
  *   - parity with the PyTorch reference written from the specification (reference/dango_reference.py,
  *     tests/fixtures/dango/): outputs, reconstruction loss and every parameter gradient, paper head and
  *     released head, on a tiny synthetic pair of networks with full neighbourhoods;
@@ -18,6 +20,7 @@
 #include "cellgraph/autograd.h"
 #include "cellgraph/dango.h"
 #include "cellgraph/genes.h"
+#include "cellgraph/rng.h"
 #include "cellgraph/safetensors.h"
 #include "cellgraph/trainer.h"
 #include "testutil.h"
@@ -340,10 +343,10 @@ static void test_pretrain(void **state) {
     cg_ctx ctx;
     assert_int_equal(cg_ctx_init(&ctx, 0, 1), CG_OK);
     double first = 0, last = 0;
-    if (cg_dango_pretrain(&ctx, &f.m, 60, 5, 1e-2, 3, &first, &last) != CG_OK) fail_msg("%s", cg_last_error());
+    if (cg_dango_pretrain(&ctx, &f.m, 60, 5, 1e-2, 3, &first, &last, NULL, NULL) != CG_OK) fail_msg("%s", cg_last_error());
     print_message("pre-training on the tiny networks: reconstruction loss %.4f -> %.4f (60 epochs)\n", first, last);
     assert_true(last < 0.5 * first);
-    assert_int_equal(cg_dango_pretrain(&ctx, &f.m, 1, 11, 1e-2, 3, NULL, NULL), CG_ERR_INVALID_ARG);
+    assert_int_equal(cg_dango_pretrain(&ctx, &f.m, 1, 11, 1e-2, 3, NULL, NULL, NULL, NULL), CG_ERR_INVALID_ARG);
     cg_ctx_free(&ctx);
     fx_close(&f);
 }
@@ -362,6 +365,66 @@ static void test_missing_relations(void **state) {
     assert_int_equal(cg_model_init(&m, &mc, g0), CG_ERR_INVALID_ARG);
     assert_non_null(strstr(cg_last_error(), "coexpression"));
     cg_graph_free(g0);
+}
+
+/* The fused reconstruction op (cg_dango_recon_mse) against the unfused one (recon2 as a Linear, then the
+ * sparse MSE over the whole [r, n_g] prediction) on the six real networks: 960 genes (repeats included),
+ * the loss and the gradients of S, W and b within 1e-5 (relative 2-norm) */
+static void test_recon_mse_fused(void **state) {
+    (void)state;
+    if (!have) skip();
+    cg_dango_config c = cg_dango_defaults();
+    c.hidden_channels = 32;
+    c.heads = 2;
+    cg_dango m;
+    if (cg_dango_init_graph(&m, &c, G) != CG_OK) fail_msg("%s", cg_last_error());
+    const int64_t r = 960, D = 32;
+    int32_t *x = malloc((size_t)r * sizeof *x);
+    for (int64_t i = 0; i < r; i++) x[i] = (int32_t)(cg_rng_u32(5, 6, (uint64_t)i) % (uint64_t)m.n_genes);
+    x[1] = x[0];
+    float *s = malloc((size_t)(r * D) * sizeof *s);
+    tu_fill_uniform(s, r * D, 0, 1, 11);
+    cg_ctx ctx;
+    assert_int_equal(cg_ctx_init(&ctx, 0, 1), CG_OK);
+    for (int g = 0; g < m.G; g++) {
+        const int64_t C = m.recon_cols[g];
+        cg_tensor *W = m.recon2[g].weight, *b = m.recon2[g].bias;
+        float *ref[3];
+        double loss[2];
+        for (int pass = 0; pass < 2; pass++) {
+            assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
+            cg_params_zero_grad(&m.params);
+            cg_tensor *S = cg_tensor_wrap2(&ctx, r, D, s);
+            S->requires_grad = true;
+            cg_tensor *L = pass == 0 ? cg_dango_sparse_mse(&ctx, &m, g, cg_linear_layer_forward(&ctx, &m.recon2[g], S), x, r)
+                                     : cg_dango_recon_mse(&ctx, &m, g, S, x, r);
+            if (!L || cg_backward(&ctx, L) != CG_OK) fail_msg("%s", cg_last_error());
+            loss[pass] = cg_f32(L)[0];
+            const float *got[3] = {S->grad, W->grad, b->grad};
+            const int64_t n[3] = {r * D, C * D, C};
+            if (pass == 0)
+                for (int k = 0; k < 3; k++) {
+                    ref[k] = malloc((size_t)n[k] * sizeof(float));
+                    memcpy(ref[k], got[k], (size_t)n[k] * sizeof(float));
+                }
+            else {
+                char label[64];
+                const char *what[3] = {"dS", "dW", "db"};
+                for (int k = 0; k < 3; k++) {
+                    snprintf(label, sizeof label, "network %d (%s) %s", g, c.networks[g], what[k]);
+                    tu_check_rel2(label, got[k], ref[k], n[k], 1e-5);
+                    free(ref[k]);
+                }
+            }
+        }
+        print_message("network %d (%s, %lld columns): loss %.7f unfused, %.7f fused\n", g, c.networks[g], (long long)C,
+                      loss[0], loss[1]);
+        assert_true(fabs(loss[0] - loss[1]) <= 1e-5 * fabs(loss[0]));
+    }
+    cg_ctx_free(&ctx);
+    cg_dango_free(&m);
+    free(x);
+    free(s);
 }
 
 static double train_loss(cg_trainer *t) {
@@ -418,6 +481,7 @@ int main(void) {
         cmocka_unit_test(test_parity_released),
         cmocka_unit_test(test_pretrain),
         cmocka_unit_test(test_missing_relations),
+        cmocka_unit_test(test_recon_mse_fused),
         cmocka_unit_test(test_overfit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -291,6 +291,26 @@ enum {
     OPT_MAX_MINUTES, OPT_MAX_STEPS, OPT_SEED, OPT_THREADS, OPT_CHECKPOINT
 };
 
+/* pre-training progress: one line per epoch (a line that rewrites itself on a terminal) */
+typedef struct pretrain_progress {
+    bool tty;
+    double start, first, last;
+} pretrain_progress;
+
+static void pretrain_report(int epoch, int epochs, double loss, void *arg) {
+    pretrain_progress *p = arg;
+    if (epoch == 1) p->first = loss;
+    p->last = loss;
+    if (p->tty)
+        fprintf(stderr, "\r  pre-training epoch %d/%d  reconstruction loss %.4f  %.1f min   %s", epoch, epochs, loss,
+                (cli_now() - p->start) / 60, epoch == epochs ? "\n" : "");
+    else {
+        printf("  pre-training epoch %d/%d reconstruction loss %.4f %.1f min\n", epoch, epochs, loss,
+               (cli_now() - p->start) / 60);
+        fflush(stdout);
+    }
+}
+
 int cmd_train(int argc, char **argv) {
     const char *config = NULL, *data = NULL, *out = NULL, *resume = NULL;
     cg_model_config mc;
@@ -428,6 +448,26 @@ int cmd_train(int argc, char **argv) {
         if (!mf) {
             cg_error(CG_ERR_IO, "%s: cannot write: %s", mpath, strerror(errno));
             goto done_trainer;
+        }
+        if (!resume && m.type->pretrain) { /* a new run: the model's pre-training, before the first step */
+            pretrain_progress pp = {.tty = tty, .start = cli_now(), .first = NAN, .last = NAN};
+            int pep = 0;
+            if (m.type->pretrain(m.impl, tc.seed, pretrain_report, &pp, &pep) != CG_OK) {
+                fclose(mf);
+                goto done_trainer;
+            }
+            if (pep > 0) {
+                fprintf(mf, "{\"step\":0,\"pretrain\":{\"epochs\":%d,\"first_loss\":", pep);
+                json_num(mf, pp.first);
+                fprintf(mf, ",\"last_loss\":");
+                json_num(mf, pp.last);
+                fprintf(mf, ",\"minutes\":%.4f}}\n", (cli_now() - pp.start) / 60);
+                if (fflush(mf) != 0 || ferror(mf)) {
+                    cg_error(CG_ERR_IO, "%s: write failed: %s", mpath, strerror(errno));
+                    fclose(mf);
+                    goto done_trainer;
+                }
+            }
         }
         bool stop = false, out_of_time = false, out_of_steps = tc.max_steps > 0 && t.step >= tc.max_steps;
         double step_seconds = 0; /* in cg_trainer_step only: the training throughput line */

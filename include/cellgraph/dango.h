@@ -91,6 +91,8 @@ typedef struct cg_dango_config {
     float dropout_out;       /* "dropout_out" (0.25): before the classifier */
     double recon_beta;       /* "recon_beta" (0.001): weight of the auxiliary reconstruction loss; 0 = off */
     int recon_genes;         /* "recon_genes" (960 = 10 x DANGO's batch): genes per step of the auxiliary loss */
+    int pretrain_epochs;     /* "pretrain_epochs" (40, released): reconstruction pre-training before training; 0 = none */
+    int pretrain_batch_size; /* "pretrain_batch_size" (96, released): genes per pre-training step */
     uint64_t seed;           /* "seed" (42): initialisation and neighbour samples */
     int n_networks;          /* length of "networks" (6) */
     char networks[CG_DANGO_MAX_NETWORKS][64]; /* "networks": relation names */
@@ -173,7 +175,17 @@ cg_tensor *cg_dango_forward(cg_ctx *ctx, const cg_dango *m, const int32_t *geno,
  * never built densely. x must stay valid until backward. */
 cg_tensor *cg_dango_sparse_mse(cg_ctx *ctx, const cg_dango *m, int g, cg_tensor *P, const int32_t *x, int64_t r);
 
-/* L_recon = sum_g L_g for genes x[0..r) (repeats allowed): the encoders, each R_g, the sparse MSE -> [1]. */
+/* The same loss for P = recon2_g(S) = S W^T + b (W, b: recon.<g>.layers.1) without forming P [r, n_g]:
+ * sum_c P_ic^2 = s_i^T (W^T W) s_i + 2 (W^T b) . s_i + |b|^2 over all columns, P at the row's edges only,
+ * and the gradients of S, W and b in closed form (formulas in src/models/dango_recon.c). Equal to
+ * cg_dango_sparse_mse(recon2_g(S)) up to float rounding, at O(r D^2 + n_g D^2 + nnz D) instead of
+ * O(r n_g D): the reconstruction's cost no longer grows with r x n_g. S [r, D] -> [1]; a recorded op
+ * (gradients to S, W, b). Errors (NULL, in ctx): CG_ERR_SHAPE (S not
+ * [r, D], network g empty), CG_ERR_INVALID_ARG (g or a gene index out of range), CG_ERR_NOMEM. */
+cg_tensor *cg_dango_recon_mse(cg_ctx *ctx, const cg_dango *m, int g, cg_tensor *S, const int32_t *x, int64_t r);
+
+/* L_recon = sum_g L_g for genes x[0..r) (repeats allowed): the encoders, each R_g's first Linear + SiLU, then
+ * cg_dango_recon_mse -> [1]. */
 cg_tensor *cg_dango_recon_loss(cg_ctx *ctx, const cg_dango *m, const int32_t *x, int64_t r);
 
 /* The auxiliary training loss: recon_beta * L_recon on cfg.recon_genes genes drawn from (seed, ctx->step);
@@ -183,9 +195,11 @@ cg_tensor *cg_dango_aux_loss(cg_ctx *ctx, const cg_dango *m);
 /* Pre-training by reconstruction (dango.md a.6): `epochs` passes over a seeded permutation of all genes
  * in batches of batch_size (the tail dropped), L_recon only, a fresh Adam (lr, default betas, no weight
  * decay). ctx is reset per step. *first_loss and *last_loss (optional) receive the mean loss of the
- * first and last epoch. Errors: CG_ERR_INVALID_ARG (epochs < 0, batch_size < 1), those of the steps. */
+ * first and last epoch; progress (optional) is called after each epoch with its mean loss. `train`
+ * runs it (cfg.pretrain_epochs, pretrain_batch_size, lr 1e-3) before the first step of a new run. Errors: CG_ERR_INVALID_ARG (epochs < 0, batch_size < 1), those of the steps. */
+typedef void (*cg_dango_pretrain_progress)(int epoch, int epochs, double loss, void *arg);
 cg_status cg_dango_pretrain(cg_ctx *ctx, cg_dango *m, int epochs, int batch_size, double lr, uint64_t seed,
-                            double *first_loss, double *last_loss);
+                            double *first_loss, double *last_loss, cg_dango_pretrain_progress progress, void *arg);
 
 /* The model's table in the registry (cellgraph/model.h). */
 extern const cg_model_type cg_dango_model_type;

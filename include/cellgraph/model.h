@@ -127,6 +127,12 @@ struct cg_model_type {
      * perturbation path matters); absent = uses_graph. HeteroCell without its global head reads only the
      * wildtype pass. */
     bool (*uses_perturbed_pass)(const void *cfg);
+    /* optional: pre-training of a new run before its first training step (DANGO's reconstruction), with
+     * its own optimiser, its length from the model's config; seed: the run's training seed; progress
+     * (optional) after each of `epochs` epochs with the epoch's mean loss. *epochs_out receives the
+     * number of epochs (0: the config asks for none). Errors: those of the steps. */
+    cg_status (*pretrain)(void *model, uint64_t seed, void (*progress)(int epoch, int epochs, double loss, void *arg),
+                          void *arg, int *epochs_out);
 };
 
 /* ---- the registry ---- */

@@ -454,13 +454,27 @@ static cg_tensor *t_forward(cg_ctx *ctx, const void *model, const cg_model_batch
     return cg_dango_forward(ctx, model, batch->geno, batch->n);
 }
 static cg_tensor *t_aux_loss(cg_ctx *ctx, const void *model) { return cg_dango_aux_loss(ctx, model); }
+static cg_status t_pretrain(void *model, uint64_t seed, void (*progress)(int, int, double, void *), void *arg,
+                            int *epochs_out) {
+    cg_dango *m = model;
+    *epochs_out = m->cfg.pretrain_epochs;
+    if (m->cfg.pretrain_epochs == 0) return CG_OK;
+    cg_ctx ctx;
+    cg_status s = cg_ctx_init(&ctx, 0, seed);
+    if (s == CG_OK)
+        s = cg_dango_pretrain(&ctx, m, m->cfg.pretrain_epochs, m->cfg.pretrain_batch_size, 1e-3, seed, NULL, NULL, progress,
+                              arg);
+    cg_ctx_free(&ctx);
+    return s;
+}
 static void t_describe(const void *cfg, char *buf, size_t len) {
     const cg_dango_config *c = cfg;
     char nb[48];
     if (c->num_samples) snprintf(nb, sizeof nb, "%d sampled neighbours", c->num_samples);
     else snprintf(nb, sizeof nb, "full neighbourhoods");
-    snprintf(buf, len, "D %d, %d networks, %s, %d heads, %s head, recon beta %g", c->hidden_channels, c->n_networks,
-             nb, c->heads, c->released_head ? "released" : "paper", c->recon_beta);
+    snprintf(buf, len, "D %d, %d networks, %s, %d heads, %s head, recon beta %g, %d pre-training epochs",
+             c->hidden_channels, c->n_networks, nb, c->heads, c->released_head ? "released" : "paper", c->recon_beta,
+             c->pretrain_epochs);
 }
 
 const cg_model_type cg_dango_model_type = {
@@ -480,4 +494,5 @@ const cg_model_type cg_dango_model_type = {
     .describe = t_describe,
     .needs_relations = NEEDS,
     .aux_loss = t_aux_loss,
+    .pretrain = t_pretrain,
 };

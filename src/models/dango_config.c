@@ -19,7 +19,8 @@ static const float DEFAULT_LAMBDA[6] = {0.1f, 0.1f, 1.0f, 1.0f, 1.0f, 1.0f};
 cg_dango_config cg_dango_defaults(void) {
     cg_dango_config c = {.hidden_channels = 128, .heads = 8, .num_samples = 5, .released_head = false,
                          .dropout_attention = 0.3f, .dropout_ffn = 0.4f, .dropout_out = 0.25f, .recon_beta = 0.001,
-                         .recon_genes = 960, .seed = 42, .n_networks = 6};
+                         .recon_genes = 960, .pretrain_epochs = 40, .pretrain_batch_size = 96, .seed = 42,
+                         .n_networks = 6};
     for (int g = 0; g < 6; g++) {
         snprintf(c.networks[g], sizeof c.networks[g], "%s", DEFAULT_NETWORKS[g]);
         c.recon_weights[g] = DEFAULT_LAMBDA[g];
@@ -72,6 +73,10 @@ cg_status cg_dango_config_parse(const char *json, const char *name, cg_dango_con
             if ((s = number(it, name, 0, 1e6, false, &v)) == CG_OK) cfg->recon_beta = v;
         } else if (strcmp(k, "recon_genes") == 0) {
             if ((s = number(it, name, 1, 1e6, true, &v)) == CG_OK) cfg->recon_genes = (int)v;
+        } else if (strcmp(k, "pretrain_epochs") == 0) {
+            if ((s = number(it, name, 0, 1e6, true, &v)) == CG_OK) cfg->pretrain_epochs = (int)v;
+        } else if (strcmp(k, "pretrain_batch_size") == 0) {
+            if ((s = number(it, name, 1, 4096, true, &v)) == CG_OK) cfg->pretrain_batch_size = (int)v;
         } else if (strcmp(k, "seed") == 0) {
             if ((s = number(it, name, 0, 9e15, true, &v)) == CG_OK) cfg->seed = (uint64_t)v;
         } else if (strcmp(k, "networks") == 0) {
@@ -103,7 +108,7 @@ cg_status cg_dango_config_parse(const char *json, const char *name, cg_dango_con
         } else {
             s = cg_error(CG_ERR_FORMAT, "%s: unknown key '%s' for the dango model (known: hidden_channels, heads, "
                          "num_samples, released_head, dropout_attention, dropout_ffn, dropout_out, recon_beta, "
-                         "recon_genes, seed, networks, recon_weights, model, and the object train)", name, k);
+                         "recon_genes, pretrain_epochs, pretrain_batch_size, seed, networks, recon_weights, model, and the object train)", name, k);
         }
         if (s != CG_OK) break;
     }
@@ -137,6 +142,8 @@ char *cg_dango_config_json(const cg_dango_config *c) {
     cJSON_AddNumberToObject(o, "dropout_out", c->dropout_out);
     cJSON_AddNumberToObject(o, "recon_beta", c->recon_beta);
     cJSON_AddNumberToObject(o, "recon_genes", c->recon_genes);
+    cJSON_AddNumberToObject(o, "pretrain_epochs", c->pretrain_epochs);
+    cJSON_AddNumberToObject(o, "pretrain_batch_size", c->pretrain_batch_size);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     for (int g = 0; g < c->n_networks; g++) {
         cJSON_AddItemToArray(nets, cJSON_CreateString(c->networks[g]));
