@@ -175,8 +175,8 @@ static void fx_close(fixture *f) {
 }
 
 /* 2-norm relative error ||a - b|| / max(||b||, 1e-2) <= tol, and per element |a - b| <= tol (|b| + max|b|)
- * + 1e-6 (float32 against the float64 reference: a gradient that is 0 in exact arithmetic, such as the key
- * LayerNorm's bias or the meta score's bias (softmax shift invariance), is compared absolutely) */
+ * + 1e-6 (float32 against the float64 reference; the gradients that are 0 in exact arithmetic are checked
+ * apart, in parity()) */
 static void check(const char *label, const float *a, const float *b, int64_t n, double tol) {
     double num = 0, den = 0, amax = 0, worst = 0;
     int64_t wi = 0;
@@ -220,6 +220,24 @@ static void parity(const char *file, bool released) {
         cg_tensor *p = f.m.params.tensors[i];
         char n2[160];
         snprintf(n2, sizeof n2, "grad.%s", p->name);
+        /* gradients that are 0 in exact arithmetic: the meta score's bias (the softmax over networks is
+         * shift invariant) and the key LayerNorm's bias (it shifts every score of a query row by the same
+         * amount). float32 leaves the rounding of sums of terms of the loss's gradient scale: compared
+         * with 1e-6 x the largest element of any reference gradient (measured 1.1e-6 against a bound of 1.3e-4) */
+        if (strcmp(p->name, "meta.score.bias") == 0 || strcmp(p->name, "head.norm_k.bias") == 0) {
+            double scale = 0, worst_z = 0;
+            for (int j = 0; j < f.m.params.count; j++) {
+                char nj[160];
+                int64_t nr;
+                snprintf(nj, sizeof nj, "grad.%s", f.m.params.tensors[j]->name);
+                const float *r = fx_data(&f, nj, &nr);
+                for (int64_t k = 0; k < nr; k++) scale = fmax(scale, fabs(r[k]));
+            }
+            for (int64_t k = 0; k < p->numel; k++) worst_z = fmax(worst_z, fabs(p->grad[k]));
+            if (getenv("CG_VERBOSE")) print_message("  %-44s max %.2e (gradient scale %.2e)\n", n2, worst_z, scale);
+            if (worst_z > 1e-6 * scale) fail_msg("%s: %.3e, gradient scale %.3e", n2, worst_z, scale);
+            continue;
+        }
         check(n2, p->grad, fx_data(&f, n2, NULL), p->numel, 1e-4);
         const float *ref = fx_data(&f, n2, NULL);
         double num = 0, den = 0;

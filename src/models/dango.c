@@ -264,14 +264,25 @@ static cg_tensor *iota(cg_ctx *ctx, int64_t n) {
     return t;
 }
 
-/* h_out [nt, D] = silu(W [U x_self | mean_S U x]) for a level whose sources' inputs are x [ns, D] */
+/* h_out [nt, D] = silu(W [U x_self + b_U | mean_S (U x + b_U)] + b_W) for a level whose sources' inputs
+ * are x [ns, D] (the level's targets are its first nt sources). U is linear, so the mean moves inside it:
+ * with W = [W_a | W_b] (column halves),
+ *   h_out = silu([x_self | mean_S x] [W_a U | W_b U]^T + (W_a + W_b) b_U + b_W),
+ * the same function with U folded into W once per call ([D, D] products), instead of U applied to every
+ * source row: the encoders' largest product disappears. Gradients reach U, b_U, W and b_W through the
+ * recorded small products. */
 static cg_tensor *sage_layer(cg_ctx *ctx, const cg_dango_encoder_layer *L, const level *lv, cg_tensor *x) {
-    cg_tensor *p = cg_linear_layer_forward(ctx, &L->init_transform, x);                      /* [ns, D] */
-    cg_tensor *self = cg_gather_rows(ctx, p, iota(ctx, lv->nt));                           /* [nt, D] */
-    cg_tensor *nb = cg_gather_rows(ctx, p, i32_tensor(ctx, lv->csr->col, lv->csr->nnz));      /* [E, D] */
-    cg_tensor *agg = cg_segment_mean(ctx, nb, lv->csr);                                     /* [nt, D] */
+    const int64_t D = L->init_transform.out;
+    cg_tensor *U = L->init_transform.weight, *W = L->final_transform.weight;                     /* [D, D], [D, 2D] */
+    cg_tensor *Wa = cg_slice_cols(ctx, W, 0, D), *Wb = cg_slice_cols(ctx, W, D, D);              /* [D, D] each */
+    cg_tensor *folded[2] = {cg_matmul(ctx, Wa, U, NULL, false, false), cg_matmul(ctx, Wb, U, NULL, false, false)};
+    cg_tensor *Wc = cg_concat(ctx, folded, 2);                                                  /* [D, 2D] */
+    cg_tensor *c = cg_linear(ctx, L->init_transform.bias, cg_add(ctx, Wa, Wb), L->final_transform.bias); /* [1, D] */
+    cg_tensor *self = cg_gather_rows(ctx, x, iota(ctx, lv->nt));                                /* [nt, D] */
+    cg_tensor *nb = cg_gather_rows(ctx, x, i32_tensor(ctx, lv->csr->col, lv->csr->nnz));          /* [E, D] */
+    cg_tensor *agg = cg_segment_mean(ctx, nb, lv->csr);                                         /* [nt, D] */
     cg_tensor *cat[2] = {self, agg};
-    return cg_silu(ctx, cg_linear_layer_forward(ctx, &L->final_transform, cg_concat(ctx, cat, 2))); /* [nt, D] */
+    return cg_silu(ctx, cg_linear(ctx, cg_concat(ctx, cat, 2), Wc, c));                         /* [nt, D] */
 }
 
 cg_status cg_dango_encode(cg_ctx *ctx, const cg_dango *m, const int32_t *genes, int64_t u, cg_tensor **h, cg_tensor **e) {
