@@ -9,6 +9,7 @@
  *     tests/fixtures/dango/): outputs, reconstruction loss and every parameter gradient, paper head and
  *     released head, on a tiny synthetic pair of networks with full neighbourhoods;
  *   - pre-training lowers the reconstruction loss (tiny networks);
+ *   - the evaluation cache of the meta-embeddings equals encoding each batch, and training ignores it;
  *   - on the real data (graph with every optional relation): an init without the optional relations
  *     fails naming the relation; the model overfits 64 real training genotypes through the trainer (with
  *     the auxiliary reconstruction loss on). */
@@ -445,6 +446,56 @@ static void test_recon_mse_fused(void **state) {
     free(s);
 }
 
+/* The evaluation cache (cg_dango_forward_cached): 300 real genotypes in batches of 64 with one cache give
+ * the same predictions as encoding each batch's genes; in training the cache is not read (a poisoned
+ * cache changes nothing). */
+static void test_cache(void **state) {
+    (void)state;
+    if (!have) skip();
+    cg_dango_config c = cg_dango_defaults();
+    c.hidden_channels = 32;
+    c.heads = 2;
+    cg_dango m;
+    if (cg_dango_init_graph(&m, &c, G) != CG_OK) fail_msg("%s", cg_last_error());
+    const int64_t n = 300, B = 64;
+    cg_ctx ctx;
+    assert_int_equal(cg_ctx_init(&ctx, 0, 1), CG_OK);
+    ctx.training = false;
+    ctx.grad_enabled = false;
+    float *y[2] = {malloc((size_t)n * 3 * sizeof(float)), malloc((size_t)n * 3 * sizeof(float))};
+    cg_model_cache cache = {0};
+    for (int pass = 0; pass < 2; pass++)
+        for (int64_t i = 0; i < n; i += B) {
+            const int64_t k = n - i < B ? n - i : B;
+            assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
+            cg_tensor *out = cg_dango_forward_cached(&ctx, &m, DS.genotype + 3 * i, k, pass ? &cache : NULL);
+            if (!out) fail_msg("%s", cg_last_error());
+            memcpy(y[pass] + 3 * i, cg_f32(out), (size_t)k * 3 * sizeof(float));
+        }
+    assert_true(cache.valid && cache.rows == m.n_genes && cache.cols == 32);
+    double worst = 0;
+    for (int64_t i = 0; i < 3 * n; i++)
+        if (!isnan(y[0][i])) worst = fmax(worst, fabs((double)y[0][i] - y[1][i]) / (fabs(y[0][i]) + 1e-3));
+    print_message("dango cache: 300 real genotypes, largest relative difference %.2e\n", worst);
+    assert_true(worst <= 1e-5);
+    /* training: a poisoned cache is not read */
+    for (int64_t i = 0; i < cache.rows * cache.cols; i++) cache.data[i] = NAN;
+    ctx.training = true;
+    for (int pass = 0; pass < 2; pass++) {
+        assert_int_equal(cg_ctx_reset(&ctx), CG_OK);
+        ctx.step = 7; /* the same neighbour samples in both passes */
+        cg_tensor *out = cg_dango_forward_cached(&ctx, &m, DS.genotype, B, pass ? &cache : NULL);
+        if (!out) fail_msg("%s", cg_last_error());
+        memcpy(y[pass], cg_f32(out), (size_t)B * 3 * sizeof(float));
+    }
+    assert_memory_equal(y[0], y[1], (size_t)B * 3 * sizeof(float));
+    cg_model_cache_free(&cache);
+    cg_ctx_free(&ctx);
+    cg_dango_free(&m);
+    free(y[0]);
+    free(y[1]);
+}
+
 static double train_loss(cg_trainer *t) {
     float *pred = malloc((size_t)t->cfg.max_train_samples * CG_NUM_LABELS * sizeof *pred);
     double loss;
@@ -500,6 +551,7 @@ int main(void) {
         cmocka_unit_test(test_pretrain),
         cmocka_unit_test(test_missing_relations),
         cmocka_unit_test(test_recon_mse_fused),
+        cmocka_unit_test(test_cache),
         cmocka_unit_test(test_overfit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

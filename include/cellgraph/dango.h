@@ -169,6 +169,11 @@ cg_status cg_dango_encode(cg_ctx *ctx, const cg_dango *m, const int32_t *genes, 
 /* y [n, CG_NUM_LABELS] (z units) for genotypes geno [n, 3] (gene indices, -1 padded, at least one gene
  * each). Errors (NULL, in ctx): CG_ERR_INVALID_ARG naming a bad gene index or an empty genotype. */
 cg_tensor *cg_dango_forward(cg_ctx *ctx, const cg_dango *m, const int32_t *geno, int64_t n);
+/* The same with a cache (cellgraph/model.h; NULL: none) kept across the batches of one prediction: in
+ * evaluation (!ctx->training) the first call encodes every gene once and stores the meta-embeddings
+ * [N, D] in it, later calls read the batch's rows from it (the encoders' samples do not depend on the
+ * batch in evaluation, so the function is the same); in training the cache is ignored. */
+cg_tensor *cg_dango_forward_cached(cg_ctx *ctx, const cg_dango *m, const int32_t *geno, int64_t n, cg_model_cache *cache);
 
 /* The weighted sparse MSE of network g's reconstruction (formula at the top) for predictions P [r, n_g]
  * of genes x[0..r): -> [1]. A recorded op (gradient to P only); the targets are read from the network,

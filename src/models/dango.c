@@ -342,7 +342,34 @@ cg_status cg_dango_encode(cg_ctx *ctx, const cg_dango *m, const int32_t *genes, 
 
 /* ------------------------------------------------------------------ forward */
 
+/* The meta-embeddings [u, D] of genes uniq[0..u): in evaluation with a cache, rows of the cached
+ * meta-embeddings of every gene (computed on the first call: in evaluation a gene's samples, hence its
+ * encoding, do not depend on the batch); otherwise the encoders on the batch's sample tree. */
+static cg_tensor *meta_embeddings(cg_ctx *ctx, const cg_dango *m, const int32_t *uniq, int64_t u, cg_model_cache *cache) {
+    cg_tensor *e = NULL;
+    if (!cache || ctx->training) return cg_dango_encode(ctx, m, uniq, u, NULL, &e) == CG_OK ? e : NULL;
+    const int64_t N = m->n_genes, D = m->cfg.hidden_channels;
+    if (!cache->valid || cache->rows != N || cache->cols != D) {
+        int32_t *all = cg_arena_alloc(&ctx->arena, (size_t)N * sizeof *all);
+        if (!all) return cg_ctx_fail(ctx, CG_ERR_NOMEM, "dango: out of memory");
+        for (int64_t i = 0; i < N; i++) all[i] = (int32_t)i;
+        if (cg_dango_encode(ctx, m, all, N, NULL, &e) != CG_OK) return NULL;
+        float *data = realloc(cache->data, (size_t)(N * D) * sizeof *data);
+        if (!data) return cg_ctx_fail(ctx, CG_ERR_NOMEM, "dango: out of memory");
+        memcpy(data, cg_f32(e), (size_t)(N * D) * sizeof *data);
+        *cache = (cg_model_cache){.data = data, .rows = N, .cols = D, .valid = true};
+    }
+    cg_tensor *idx = cg_tensor_new(ctx, CG_I32, 1, &u);
+    if (!idx) return cg_ctx_fail(ctx, CG_ERR_NOMEM, "dango: out of memory");
+    memcpy(idx->data, uniq, (size_t)u * sizeof *uniq);
+    return cg_gather_rows(ctx, cg_tensor_wrap2(ctx, N, D, cache->data), idx);
+}
+
 cg_tensor *cg_dango_forward(cg_ctx *ctx, const cg_dango *m, const int32_t *geno, int64_t n) {
+    return cg_dango_forward_cached(ctx, m, geno, n, NULL);
+}
+
+cg_tensor *cg_dango_forward_cached(cg_ctx *ctx, const cg_dango *m, const int32_t *geno, int64_t n, cg_model_cache *cache) {
     if (cg_ctx_status(ctx) != CG_OK) return NULL;
     const int D = m->cfg.hidden_channels, H = m->cfg.heads;
     int T = 1;
@@ -409,8 +436,8 @@ cg_tensor *cg_dango_forward(cg_ctx *ctx, const cg_dango *m, const int32_t *geno,
     *csr_slot = (cg_csr){.n_rows = n, .n_cols = nT, .nnz = nT, .rowptr = rp_slot, .col = col_slot};
     *csr_gene = (cg_csr){.n_rows = n, .n_cols = nv, .nnz = nv, .rowptr = rp_gene, .col = col_gene};
 
-    cg_tensor *e = NULL;
-    if (cg_dango_encode(ctx, m, uniq, u, NULL, &e) != CG_OK) return NULL; /* [u, D] */
+    cg_tensor *e = meta_embeddings(ctx, m, uniq, u, cache); /* [u, D] */
+    if (!e) return NULL;
 
     /* Hyper-SAGNN */
     cg_tensor *x = cg_gather_rows(ctx, e, slot);                                                    /* [n T, D] */
@@ -462,7 +489,7 @@ static cg_tensor *t_forward(cg_ctx *ctx, const void *model, const cg_model_batch
                             cg_tensor **z_p_out) {
     (void)path;
     if (z_p_out) *z_p_out = NULL;
-    return cg_dango_forward(ctx, model, batch->geno, batch->n);
+    return cg_dango_forward_cached(ctx, model, batch->geno, batch->n, batch->cache);
 }
 static cg_tensor *t_aux_loss(cg_ctx *ctx, const void *model) { return cg_dango_aux_loss(ctx, model); }
 static cg_status t_pretrain(void *model, uint64_t seed, void (*progress)(int, int, double, void *), void *arg,
