@@ -10,6 +10,8 @@
  *     released head, on a tiny synthetic pair of networks with full neighbourhoods;
  *   - pre-training lowers the reconstruction loss (tiny networks);
  *   - the evaluation cache of the meta-embeddings equals encoding each batch, and training ignores it;
+ *   - `cellgraph train` pre-trains a new run (not a resumed one), and `predict` on its checkpoint prints
+ *     the in-process prediction;
  *   - on the real data (graph with every optional relation): an init without the optional relations
  *     fails naming the relation; the model overfits 64 real training genotypes through the trainer (with
  *     the auxiliary reconstruction loss on). */
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cellgraph/autograd.h"
 #include "cellgraph/dango.h"
@@ -496,6 +499,82 @@ static void test_cache(void **state) {
     free(y[1]);
 }
 
+/* count of `needle` in the file at path */
+static int count_in_file(const char *path, const char *needle) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[16384];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* `cellgraph train` on a small DANGO config: pre-training runs first (its metrics line), the checkpoint
+ * predicts through `predict` what the model computes in process (4 decimals), and `--resume` continues
+ * without pre-training again */
+static void test_cli(void **state) {
+    (void)state;
+    if (!have || !getenv("CELLGRAPH_CLI")) skip();
+    const char *data = getenv("CELLGRAPH_TEST_DATA");
+    char dir[512], cache[600], cfg[600], run[600], metrics[700], ckpt[700], out[16384], cmd[800];
+    tu_temp_path(dir, sizeof dir, "dango_cli");
+    mkdir(dir, 0755);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    snprintf(cfg, sizeof cfg, "%s/dango.json", dir);
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", run);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint_last.safetensors", run);
+    setenv("CELLGRAPH_CACHE", cache, 1);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"model\": \"dango\", \"hidden_channels\": 16, \"heads\": 1, \"recon_genes\": 32, \"pretrain_epochs\": 1, "
+               "\"pretrain_batch_size\": 1024, \"train\": {\"batch_size\": 32, \"epochs\": 3, \"max_train_samples\": 64, "
+               "\"max_val_samples\": 64, \"loss\": \"logcosh\", \"max_steps\": 2}}\n");
+    fclose(f);
+    if (tu_run_cli(out, sizeof out, "train --config '%s' --data '%s' --out '%s'", cfg, data, run) != 0) fail_msg("%s", out);
+    assert_non_null(strstr(out, "pre-training epoch 1/1"));
+    assert_int_equal(count_in_file(metrics, "\"pretrain\":{\"epochs\":1,"), 1);
+    /* predict = the in-process prediction */
+    cg_checkpoint_info info;
+    assert_int_equal(cg_checkpoint_info_read(ckpt, &info), CG_OK);
+    cg_model m;
+    assert_int_equal(cg_model_init(&m, &info.model, G), CG_OK);
+    assert_int_equal(cg_checkpoint_load_params(ckpt, &m), CG_OK);
+    cg_genes *genes = NULL;
+    assert_int_equal(cg_graph_genes(G, &genes), CG_OK);
+    int32_t geno[3] = {-1, -1, -1};
+    assert_int_equal(cg_genes_resolve(genes, "CYS3", &geno[0]), CG_OK);
+    assert_int_equal(cg_genes_resolve(genes, "TFC3", &geno[1]), CG_OK);
+    if (geno[0] > geno[1]) geno[0] ^= geno[1], geno[1] ^= geno[0], geno[0] ^= geno[1];
+    cg_genes_free(genes);
+    cg_graph_index gi;
+    assert_int_equal(cg_graph_index_init(&gi, G), CG_OK);
+    cg_ctx ctx;
+    assert_int_equal(cg_ctx_init(&ctx, 0, 1), CG_OK);
+    float y[CG_NUM_LABELS];
+    assert_int_equal(cg_model_predict(&ctx, &m, &gi, geno, 1, 32, CG_PATH_INCREMENTAL, y), CG_OK);
+    for (int k = 0; k < CG_NUM_LABELS; k++) y[k] = y[k] * info.label_std[k] + info.label_mean[k];
+    assert_int_equal(tu_run_cli(out, sizeof out, "predict --checkpoint '%s' --data '%s' CYS3 TFC3", ckpt, data), 0);
+    const char *line = strstr(out, "CYS3,TFC3\t");
+    if (!line) fail_msg("no CYS3,TFC3 line in:\n%s", out);
+    double fit, eps;
+    assert_int_equal(sscanf(strchr(line, '\t') + 1, "%*s\t%lf\t%lf", &fit, &eps), 2);
+    print_message("dango via the CLI: CYS3 TFC3 fitness %.4f epsilon %.4f (in process %.5f %.5f)\n", fit, eps, y[0], y[1]);
+    assert_true(fabs(fit - y[0]) <= 1e-4 && fabs(eps - y[1]) <= 1e-4);
+    cg_ctx_free(&ctx);
+    cg_graph_index_free(&gi);
+    cg_model_free(&m);
+    /* resume: more steps, no second pre-training */
+    if (tu_run_cli(out, sizeof out, "train --resume '%s' --data '%s' --max-steps 4", run, data) != 0) fail_msg("%s", out);
+    assert_null(strstr(out, "pre-training epoch 1/1"));
+    assert_int_equal(count_in_file(metrics, "\"pretrain\""), 1);
+    assert_int_equal(count_in_file(metrics, "\"step\":4,\"train_loss\""), 1);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    unsetenv("CELLGRAPH_CACHE");
+}
+
 static double train_loss(cg_trainer *t) {
     float *pred = malloc((size_t)t->cfg.max_train_samples * CG_NUM_LABELS * sizeof *pred);
     double loss;
@@ -552,6 +631,7 @@ int main(void) {
         cmocka_unit_test(test_missing_relations),
         cmocka_unit_test(test_recon_mse_fused),
         cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_cli),
         cmocka_unit_test(test_overfit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

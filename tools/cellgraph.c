@@ -37,7 +37,9 @@ static const struct {
      "                          train the config's model (\"model\": hetero_cell | additive | dango) on\n"
      "                          the real data (graph and dataset cached in $CELLGRAPH_CACHE, else\n"
      "                          runs/cache), evaluate on the test split against the baselines; the\n"
-     "                          run goes to runs/<timestamp>/ (or --out)\n", NULL},
+     "                          run goes to runs/<timestamp>/ (or --out); --resume continues a run\n"
+     "                          with its own settings, except --epochs, --max-steps, --max-minutes\n"
+     "                          and --perturbation when given\n", NULL},
     {"benchmark", cmd_benchmark,
      "  benchmark [--models M,...] [--splits S,...] [--seeds N] [--quick] [--report-only] [--out FILE]\n"
      "            [--runs DIR] [--configs DIR] [--data DIR]\n"

@@ -388,8 +388,12 @@ int cmd_train(int argc, char **argv) {
         mc = info.model;
         int e = tc.epochs;
         tc = info.train;
+        /* the run's settings, but the limits given on the command line (a run continued for longer) */
         if (epochs >= 0) tc.epochs = e;
+        if (max_steps >= 0) tc.max_steps = max_steps;
+        if (max_minutes >= 0) tc.max_minutes = max_minutes;
         if (perturbation) tc.perturbation = pchoice;
+        if (cg_train_config_check(&tc, "command line") != CG_OK) return cli_fail();
     } else {
         if (out) snprintf(run_dir, sizeof run_dir, "%s", out);
         else {
