@@ -17,6 +17,8 @@ and (LN dynamic - LN static)^2; released: unmasked, LN dynamic) one file holds:
     recon f32 [1]      L_recon(recon_x)
     loss f32 [1]       sum(y * lossw) + recon
     grad.<name> f32    d loss / d parameter
+    adam.loss f32 [3]  the loss before each of 3 Adam steps (torch.optim.Adam, lr 1e-3) from param.*
+    adam.param.<name>  the parameters after them
 
 All computed in float64 and stored as float32.
 """
@@ -30,6 +32,7 @@ from safetensors.numpy import save_file
 torch.set_default_dtype(torch.float64)
 N, G, D, H = 10, 2, 8, 2
 LAMBDA = [0.1, 1.0]
+ADAM_STEPS = 3
 
 
 def make_networks(rng):
@@ -210,6 +213,22 @@ def main(out_dir):
         for k, v in P.items():
             out["param." + k] = v.detach().numpy().astype(np.float32)
             out["grad." + k] = (v.grad.numpy() if v.grad is not None else np.zeros_like(params[k])).astype(np.float32)
+        # a few Adam steps (torch.optim.Adam, lr 1e-3, default betas and eps) from the same parameters: the
+        # loss before each step and the parameters after the last
+        Q = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+        opt = torch.optim.Adam(list(Q.values()), lr=1e-3)
+        adam_loss = []
+        for _ in range(ADAM_STEPS):
+            opt.zero_grad()
+            hq = encode(Q, nets)
+            yq = torch.stack([head(Q, meta(Q, hq), [int(g) for g in row if g >= 0], released) for row in geno])
+            lq = (yq * torch.tensor(lossw)).sum() + recon_loss(Q, hq, nets, list(recon_x))
+            lq.backward()
+            opt.step()
+            adam_loss.append(lq.item())
+        out["adam.loss"] = np.array(adam_loss, dtype=np.float32)
+        for k, v in Q.items():
+            out["adam.param." + k] = v.detach().numpy().astype(np.float32)
         name = "dango_released.safetensors" if released else "dango_paper.safetensors"
         save_file(out, os.path.join(out_dir, name), metadata={"format": "cellgraph-parity", "version": "1",
                                                                "model": "dango", "released_head": str(released)})
