@@ -127,6 +127,8 @@ enum { MB = 7, MK = 4 };
 static const float g_w[MK] = {0.5f, 1.0f, 2.0f, 3.0f};
 static bool g_use_w;
 static bool g_logcosh;
+static bool g_use_sw;       /* per-entry sample weights (cg_masked_loss_sw) */
+static float g_sw[MB * MK]; /* in [0, 3), every fifth 0 */
 
 static void init_masked(float *const *x) {
     tu_fill_uniform(x[0], MB * MK, -2.0f, 2.0f, 11);
@@ -147,7 +149,7 @@ static double ref_masked(const double *const *in) {
             double t = in[1][i * MK + k];
             if (isnan(t)) continue;
             double d = in[0][i * MK + k] - t;
-            s += g_logcosh ? ref_logcosh(d) : d * d;
+            s += (g_use_sw ? (double)g_sw[i * MK + k] : 1.0) * (g_logcosh ? ref_logcosh(d) : d * d);
             n++;
         }
         if (n > 0) L += (g_use_w ? g_w[k] : 1.0) * s / n;
@@ -157,19 +159,32 @@ static double ref_masked(const double *const *in) {
 
 static cg_tensor *build_masked(cg_ctx *ctx, cg_tensor **in) {
     const float *w = g_use_w ? g_w : NULL;
+    if (g_use_sw) return cg_masked_loss_sw(ctx, g_logcosh, in[0], in[1], w, g_sw);
     return g_logcosh ? cg_logcosh_loss(ctx, in[0], in[1], w) : cg_mse_weighted(ctx, in[0], in[1], w);
 }
 
 static void test_masked_losses(void **state) {
     (void)state;
+    tu_fill_uniform(g_sw, MB * MK, 0.0f, 3.0f, 13);
+    for (int i = 0; i < MB * MK; i += 5) g_sw[i] = 0.0f;
     for (int lc = 0; lc < 2; lc++)
-        for (int uw = 0; uw < 2; uw++) {
-            g_logcosh = lc, g_use_w = uw;
-            loss_case c = {.name = lc ? "logcosh_loss" : "mse_weighted", .n_in = 2, .rows = {MB, MB},
-                           .cols = {MK, MK}, .check_grad = {true, true}, .init = init_masked, .ref = ref_masked,
-                           .build = build_masked};
-            run_loss_case(&c);
-        }
+        for (int uw = 0; uw < 2; uw++)
+            for (int us = 0; us < 2; us++) {
+                g_logcosh = lc, g_use_w = uw, g_use_sw = us;
+                loss_case c = {.name = us ? (lc ? "masked_loss_sw logcosh" : "masked_loss_sw mse")
+                                          : (lc ? "logcosh_loss" : "mse_weighted"),
+                               .n_in = 2, .rows = {MB, MB}, .cols = {MK, MK}, .check_grad = {true, true},
+                               .init = init_masked, .ref = ref_masked, .build = build_masked};
+                run_loss_case(&c);
+            }
+    g_use_sw = false;
+    /* a negative or NaN sample weight is an error naming its entry */
+    cg_ctx ctx;
+    assert_int_equal(cg_ctx_init(&ctx, 0, 1), CG_OK);
+    float p[4] = {0, 1, 2, 3}, t[4] = {1, 1, 1, 1}, bad[4] = {1, 1, -1, 1};
+    assert_null(cg_masked_loss_sw(&ctx, true, cg_tensor_wrap2(&ctx, 2, 2, p), cg_tensor_wrap2(&ctx, 2, 2, t), NULL, bad));
+    assert_non_null(strstr(cg_last_error(), "sample weight [1, 0]"));
+    cg_ctx_free(&ctx);
 }
 
 /* the exact normalisation, on numbers small enough to do by hand */

@@ -593,9 +593,68 @@ static void test_config_parse(void **state) {
     free(txt);
 }
 
+/* pvalue_weights: parsed and printed; the first step's loss is the MSE with each label weighted by
+ * -log10(p + 1e-15) of its p-value (1 without one), recomputed here from the dataset and the model's
+ * prediction before the step (the additive model: no dropout) */
+static void test_pvalue_weights(void **state) {
+    (void)state;
+    cg_train_config c;
+    assert_int_equal(cg_train_config_parse("{\"train\": {\"pvalue_weights\": true}}", "x.json", &c), CG_OK);
+    assert_true(c.pvalue_weights);
+    char *txt = cg_train_config_json(&c);
+    assert_non_null(strstr(txt, "\"pvalue_weights\":true"));
+    free(txt);
+    assert_int_equal(cg_train_config_parse("{\"train\": {\"pvalue_weights\": 1}}", "x.json", &c), CG_ERR_FORMAT);
+    assert_non_null(strstr(cg_last_error(), "train.pvalue_weights"));
+    if (!have) skip();
+    cg_model_config mc;
+    assert_int_equal(cg_model_config_parse("{\"model\": \"additive\"}", "a", &mc), CG_OK);
+    cg_train_config tc = cg_train_defaults();
+    tc.batch_size = 256;
+    tc.pvalue_weights = true;
+    cg_model m;
+    cg_trainer t;
+    assert_int_equal(cg_model_init(&m, &mc, G), CG_OK);
+    if (cg_trainer_init(&t, &m, G, &D, &tc) != CG_OK) fail_msg("%s", cg_last_error());
+    /* give the per-gene tables values, so that the prediction is not the training mean */
+    float *v = cg_model_params(&m)->values;
+    for (int64_t i = 0; i < cg_model_params(&m)->total; i++) v[i] = 0.01f * (float)((i * 7919) % 13 - 6);
+    const int64_t B = tc.batch_size;
+    float *pred = malloc((size_t)B * CG_NUM_LABELS * sizeof *pred);
+    assert_int_equal(cg_trainer_predict_samples(&t, t.order, B, pred, NULL), CG_OK);
+    double want = 0;
+    int weighted = 0;
+    for (int k = 0; k < CG_NUM_LABELS; k++) {
+        double sum = 0;
+        int64_t n = 0;
+        for (int64_t b = 0; b < B; b++) {
+            const int64_t s = t.order[b];
+            const float y = D.label[s * CG_NUM_LABELS + k], p = D.label_p[s * CG_NUM_LABELS + k];
+            if (isnan(y)) continue;
+            const double w = isfinite(p) ? -log10((double)p + 1e-15) : 1.0;
+            const double d = ((double)pred[b * CG_NUM_LABELS + k] - y) / t.label_std[k];
+            sum += w * d * d;
+            n++;
+            weighted += isfinite(p);
+        }
+        if (n) want += tc.label_weights[k] * sum / (double)n;
+    }
+    float loss;
+    bool done;
+    assert_int_equal(cg_trainer_step(&t, &loss, &done), CG_OK);
+    print_message("pvalue_weights: first step loss %.6f, recomputed %.6f (%d labels with a p-value of the batch)\n",
+                  loss, want, weighted);
+    assert_true(weighted > 0);
+    assert_true(fabs(loss - want) <= 1e-4 * want);
+    free(pred);
+    cg_trainer_free(&t);
+    cg_model_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_parse),
+        cmocka_unit_test(test_pvalue_weights),
         cmocka_unit_test(test_config_files_strict),
         cmocka_unit_test(test_resume_bitwise),
         cmocka_unit_test(test_resume_after_interrupted_save),

@@ -102,6 +102,13 @@ void cg_logcosh_loss_backward(float *dpred, float *dtarget, float dloss, const f
  * gradient (target's is the negative of pred's on valid entries, 0 on NaN entries). -> [1]. */
 cg_tensor *cg_mse_weighted(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target, const float *weights);
 cg_tensor *cg_logcosh_loss(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target, const float *weights);
+/* Either with per-entry sample weights sw [B, K] (NULL: all 1; finite and >= 0, copied):
+ *   L = sum_k w_k (1/n_k) sum_{i valid} sw_ik l(p_ik - t_ik),   l = square (MSE) or logcosh (logcosh true)
+ * n_k still counts the valid rows (a weighted sum over the rows, divided by their number: DANGO's
+ * mean(logcosh(y - y_hat) * w), dango.md a.6). Gradients scale by sw_ik alike. Errors as the ops above,
+ * plus CG_ERR_INVALID_ARG naming a bad sample weight's row and column. */
+cg_tensor *cg_masked_loss_sw(cg_ctx *ctx, bool logcosh, cg_tensor *pred, cg_tensor *target, const float *weights,
+                             const float *sample_weights);
 
 // ----------------------------------------------------------------------------
 // DistLoss
@@ -195,10 +202,11 @@ cg_tensor *cg_composite_loss(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target, cg
                              float lambda_dist, const cg_dist_table *dist_tables, float lambda_supcr, float tau,
                              cg_loss_terms *terms);
 /* The same with the base term LogCosh_w(pred, target) (cg_logcosh_loss) instead of MSE_w when logcosh;
- * terms->mse then holds the LogCosh term. */
-cg_tensor *cg_composite_loss_base(cg_ctx *ctx, bool logcosh, cg_tensor *pred, cg_tensor *target, cg_tensor *z_p,
-                                  const float *weights, float lambda_dist, const cg_dist_table *dist_tables,
-                                  float lambda_supcr, float tau, cg_loss_terms *terms);
+ * terms->mse then holds the LogCosh term; sample_weights [B, K] (or NULL) weigh the base term's entries
+ * (cg_masked_loss_sw), not DistLoss or SupCR. */
+cg_tensor *cg_composite_loss_base(cg_ctx *ctx, bool logcosh, cg_tensor *pred, cg_tensor *target,
+                                  const float *sample_weights, cg_tensor *z_p, const float *weights, float lambda_dist,
+                                  const cg_dist_table *dist_tables, float lambda_supcr, float tau, cg_loss_terms *terms);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,9 @@ typedef struct cg_train_config {
     double supcr_temperature;   /* "supcr_temperature" (0.1) */
     float label_weights[CG_NUM_LABELS]; /* "label_weights" ([1, 1, 1]): fitness, epsilon, tau */
     bool logcosh;               /* "loss": "mse" (false, default) or "logcosh" (true): the per-label base term */
+    bool pvalue_weights;        /* "pvalue_weights" (false): weigh each training label by -log10(p + 1e-15) of its
+                                 * p-value (DANGO's sample weights); a label without a p-value (every fitness,
+                                 * epsilon of sources without one) weighs 1; the validation loss is unweighted */
     int64_t max_val_samples;    /* "max_val_samples" (512; 0 = all): validation per epoch on a fixed seeded subset */
     int64_t max_train_samples;  /* "max_train_samples" (0 = all): training samples per epoch */
     int64_t max_steps;          /* "max_steps" (0: no limit): a step budget (the same work on any machine) */
@@ -99,7 +102,8 @@ typedef struct cg_trainer {
     int32_t *geno;               /* [batch, 3] the batch's genotypes */
     cg_progress_fn progress;     /* optional: called by cg_trainer_predict_samples after every batch */
     void *progress_ctx;
-    float *target;               /* [batch, 2] z-scored */
+    float *target;               /* [batch, K] z-scored */
+    float *sample_weight;        /* [batch, K] -log10(p + 1e-15) of each label (1 without a p-value) */
 } cg_trainer;
 
 /* Sets up a trainer for an initialised model (built on g) on graph + dataset (the dataset's genes must

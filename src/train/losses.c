@@ -54,8 +54,8 @@ static inline double elem_loss(int kind, double x) {
 static inline double elem_grad(int kind, double x) { return kind == KIND_MSE ? 2.0 * x : tanh(x); }
 
 /* sum over the non-NaN rows of column k of elem_loss(pred - target); count in *count */
-static double column_sum(int kind, const float *pred, const float *target, int64_t B, int64_t K, int64_t k,
-                         int64_t *count) {
+static double column_sum(int kind, const float *pred, const float *target, const float *sw, int64_t B, int64_t K,
+                         int64_t k, int64_t *count) {
     int64_t nb = (B + CG_LOSS_BLOCK - 1) / CG_LOSS_BLOCK;
     double total = 0.0;
     int64_t cnt = 0;
@@ -71,7 +71,7 @@ static double column_sum(int kind, const float *pred, const float *target, int64
             for (int64_t i = s; i < e; i++) {
                 float t = target[i * K + k];
                 if (isnan(t)) continue;
-                acc += elem_loss(kind, (double)pred[i * K + k] - (double)t);
+                acc += (sw ? (double)sw[i * K + k] : 1.0) * elem_loss(kind, (double)pred[i * K + k] - (double)t);
                 c++;
             }
             part[b - g0] = acc;
@@ -86,11 +86,11 @@ static double column_sum(int kind, const float *pred, const float *target, int64
     return total;
 }
 
-static double masked_forward(int kind, const float *pred, const float *target, const float *weights, int64_t B,
-                             int64_t K, int64_t *count) {
+static double masked_forward(int kind, const float *pred, const float *target, const float *weights, const float *sw,
+                             int64_t B, int64_t K, int64_t *count) {
     double L = 0.0;
     for (int64_t k = 0; k < K; k++) {
-        double s = column_sum(kind, pred, target, B, K, k, &count[k]);
+        double s = column_sum(kind, pred, target, sw, B, K, k, &count[k]);
         double w = weights ? (double)weights[k] : 1.0;
         if (count[k] > 0) L += w * (s / (double)count[k]);
     }
@@ -98,14 +98,15 @@ static double masked_forward(int kind, const float *pred, const float *target, c
 }
 
 static void masked_backward(int kind, float *dpred, float *dtarget, float dloss, const float *pred,
-                            const float *target, const float *weights, const int64_t *count, int64_t B, int64_t K) {
+                            const float *target, const float *weights, const float *sw, const int64_t *count, int64_t B,
+                            int64_t K) {
     if (!dpred && !dtarget) return;
 #pragma omp parallel for schedule(static) if (B * K >= PAR_MIN)
     for (int64_t i = 0; i < B; i++)
         for (int64_t k = 0; k < K; k++) {
             float t = target[i * K + k];
             if (isnan(t) || count[k] == 0) continue;
-            double w = weights ? (double)weights[k] : 1.0;
+            double w = (weights ? (double)weights[k] : 1.0) * (sw ? (double)sw[i * K + k] : 1.0);
             double g = (double)dloss * w / (double)count[k] * elem_grad(kind, (double)pred[i * K + k] - (double)t);
             if (dpred) dpred[i * K + k] += (float)g;
             if (dtarget) dtarget[i * K + k] -= (float)g;
@@ -114,32 +115,34 @@ static void masked_backward(int kind, float *dpred, float *dtarget, float dloss,
 
 double cg_mse_weighted_forward(const float *pred, const float *target, const float *weights, int64_t B, int64_t K,
                                int64_t *count) {
-    return masked_forward(KIND_MSE, pred, target, weights, B, K, count);
+    return masked_forward(KIND_MSE, pred, target, weights, NULL, B, K, count);
 }
 
 void cg_mse_weighted_backward(float *dpred, float *dtarget, float dloss, const float *pred, const float *target,
                               const float *weights, const int64_t *count, int64_t B, int64_t K) {
-    masked_backward(KIND_MSE, dpred, dtarget, dloss, pred, target, weights, count, B, K);
+    masked_backward(KIND_MSE, dpred, dtarget, dloss, pred, target, weights, NULL, count, B, K);
 }
 
 double cg_logcosh_loss_forward(const float *pred, const float *target, const float *weights, int64_t B, int64_t K,
                                int64_t *count) {
-    return masked_forward(KIND_LOGCOSH, pred, target, weights, B, K, count);
+    return masked_forward(KIND_LOGCOSH, pred, target, weights, NULL, B, K, count);
 }
 
 void cg_logcosh_loss_backward(float *dpred, float *dtarget, float dloss, const float *pred, const float *target,
                               const float *weights, const int64_t *count, int64_t B, int64_t K) {
-    masked_backward(KIND_LOGCOSH, dpred, dtarget, dloss, pred, target, weights, count, B, K);
+    masked_backward(KIND_LOGCOSH, dpred, dtarget, dloss, pred, target, weights, NULL, count, B, K);
 }
 
-/* i[0]: kind, i[1]: B, i[2]: K; aux[0]: count [K], aux[1]: weights [K] or NULL */
+/* i[0]: kind, i[1]: B, i[2]: K; aux[0]: count [K], aux[1]: weights [K] or NULL, aux[2]: sample weights [B, K]
+ * or NULL */
 static void masked_bw(const cg_tape_entry *e) {
     cg_tensor *pred = e->in[0], *target = e->in[1];
     masked_backward((int)e->i[0], G(pred), G(target), e->out->grad[0], cg_f32(pred), cg_f32(target), e->aux[1],
-                    e->aux[0], e->i[1], e->i[2]);
+                    e->aux[2], e->aux[0], e->i[1], e->i[2]);
 }
 
-static cg_tensor *masked_loss(cg_ctx *ctx, int kind, cg_tensor *pred, cg_tensor *target, const float *weights) {
+static cg_tensor *masked_loss(cg_ctx *ctx, int kind, cg_tensor *pred, cg_tensor *target, const float *weights,
+                              const float *sample_weights) {
     const char *name = kind == KIND_MSE ? "mse_weighted" : "logcosh_loss";
     if (!pred || !target) return NULL;
     if (!need_f32(ctx, name, "pred", pred) || !need_f32(ctx, name, "target", target)) return NULL;
@@ -153,27 +156,40 @@ static cg_tensor *masked_loss(cg_ctx *ctx, int kind, cg_tensor *pred, cg_tensor 
             if (!(weights[k] >= 0.0f) || !isfinite(weights[k]))
                 return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "%s: weight[%lld] = %g is not a finite value >= 0", name,
                                    (long long)k, (double)weights[k]);
+    if (sample_weights)
+        for (int64_t i = 0; i < B * K; i++)
+            if (!(sample_weights[i] >= 0.0f) || !isfinite(sample_weights[i]))
+                return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "%s: sample weight [%lld, %lld] = %g is not a finite value >= 0",
+                                   name, (long long)(i / K), (long long)(i % K), (double)sample_weights[i]);
     cg_tensor *out = scalar_out(ctx);
     int64_t *count = cg_arena_alloc(&ctx->arena, (size_t)K * sizeof(int64_t) + 1);
     float *w = weights ? cg_arena_alloc(&ctx->arena, (size_t)K * sizeof(float) + 1) : NULL;
-    if (!out || !count || (weights && !w)) return cg_ctx_fail(ctx, CG_ERR_NOMEM, "%s: out of memory", name);
+    float *sw = sample_weights ? cg_arena_alloc(&ctx->arena, (size_t)(B * K) * sizeof(float) + 1) : NULL;
+    if (!out || !count || (weights && !w) || (sample_weights && !sw))
+        return cg_ctx_fail(ctx, CG_ERR_NOMEM, "%s: out of memory", name);
     if (w) memcpy(w, weights, (size_t)K * sizeof(float));
-    cg_f32(out)[0] = (float)masked_forward(kind, cg_f32(pred), cg_f32(target), w, B, K, count);
+    if (sw) memcpy(sw, sample_weights, (size_t)(B * K) * sizeof(float));
+    cg_f32(out)[0] = (float)masked_forward(kind, cg_f32(pred), cg_f32(target), w, sw, B, K, count);
     cg_tensor *in[2] = {pred, target};
     cg_tape_entry *e = cg_tape_record(ctx, masked_bw, out, in, 2);
     if (e) {
         e->i[0] = kind, e->i[1] = B, e->i[2] = K;
-        e->aux[0] = count, e->aux[1] = w;
+        e->aux[0] = count, e->aux[1] = w, e->aux[2] = sw;
     }
     return out;
 }
 
 cg_tensor *cg_mse_weighted(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target, const float *weights) {
-    return masked_loss(ctx, KIND_MSE, pred, target, weights);
+    return masked_loss(ctx, KIND_MSE, pred, target, weights, NULL);
 }
 
 cg_tensor *cg_logcosh_loss(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target, const float *weights) {
-    return masked_loss(ctx, KIND_LOGCOSH, pred, target, weights);
+    return masked_loss(ctx, KIND_LOGCOSH, pred, target, weights, NULL);
+}
+
+cg_tensor *cg_masked_loss_sw(cg_ctx *ctx, bool logcosh, cg_tensor *pred, cg_tensor *target, const float *weights,
+                             const float *sample_weights) {
+    return masked_loss(ctx, logcosh ? KIND_LOGCOSH : KIND_MSE, pred, target, weights, sample_weights);
 }
 
 // ----------------------------------------------------------------------------
@@ -593,13 +609,13 @@ cg_tensor *cg_supcr_loss(cg_ctx *ctx, cg_tensor *z, cg_tensor *y, float tau) {
 cg_tensor *cg_composite_loss(cg_ctx *ctx, cg_tensor *pred, cg_tensor *target, cg_tensor *z_p, const float *weights,
                              float lambda_dist, const cg_dist_table *dist_tables, float lambda_supcr, float tau,
                              cg_loss_terms *terms) {
-    return cg_composite_loss_base(ctx, false, pred, target, z_p, weights, lambda_dist, dist_tables, lambda_supcr, tau,
-                                  terms);
+    return cg_composite_loss_base(ctx, false, pred, target, NULL, z_p, weights, lambda_dist, dist_tables, lambda_supcr,
+                                  tau, terms);
 }
 
-cg_tensor *cg_composite_loss_base(cg_ctx *ctx, bool logcosh, cg_tensor *pred, cg_tensor *target, cg_tensor *z_p,
-                                  const float *weights, float lambda_dist, const cg_dist_table *dist_tables,
-                                  float lambda_supcr, float tau, cg_loss_terms *terms) {
+cg_tensor *cg_composite_loss_base(cg_ctx *ctx, bool logcosh, cg_tensor *pred, cg_tensor *target,
+                                  const float *sample_weights, cg_tensor *z_p, const float *weights, float lambda_dist,
+                                  const cg_dist_table *dist_tables, float lambda_supcr, float tau, cg_loss_terms *terms) {
     if (terms) memset(terms, 0, sizeof *terms);
     if (!pred || !target) return NULL;
     if (!(lambda_dist >= 0.0f) || !isfinite(lambda_dist) || !(lambda_supcr >= 0.0f) || !isfinite(lambda_supcr))
@@ -611,7 +627,7 @@ cg_tensor *cg_composite_loss_base(cg_ctx *ctx, bool logcosh, cg_tensor *pred, cg
         if (ctx->status != CG_OK) return NULL; /* z_p is NULL because an earlier op failed */
         return cg_ctx_fail(ctx, CG_ERR_INVALID_ARG, "composite_loss: lambda_supcr > 0 needs z_p");
     }
-    cg_tensor *total = logcosh ? cg_logcosh_loss(ctx, pred, target, weights) : cg_mse_weighted(ctx, pred, target, weights);
+    cg_tensor *total = cg_masked_loss_sw(ctx, logcosh, pred, target, weights, sample_weights);
     if (!total) return NULL;
     if (terms) terms->mse = total;
     int64_t K = cg_cols(pred);

@@ -98,6 +98,9 @@ cg_status cg_train_config_parse(const char *json, const char *name, cg_train_con
                 if (cJSON_IsString(it) && strcmp(it->valuestring, "mse") == 0) cfg->logcosh = false;
                 else if (cJSON_IsString(it) && strcmp(it->valuestring, "logcosh") == 0) cfg->logcosh = true;
                 else s = cg_error(CG_ERR_FORMAT, "%s: train.loss: expected \"mse\" or \"logcosh\"", name);
+            } else if (strcmp(k, "pvalue_weights") == 0) {
+                if (!cJSON_IsBool(it)) s = cg_error(CG_ERR_FORMAT, "%s: train.pvalue_weights: expected true or false", name);
+                else cfg->pvalue_weights = cJSON_IsTrue(it);
             } else if (strcmp(k, "label_weights") == 0) {
                 /* [fitness, epsilon, tau]; a pre-0.2 pair [fitness, gene_interaction] weighs epsilon and tau alike */
                 const int na = cJSON_IsArray(it) ? cJSON_GetArraySize(it) : -1;
@@ -161,6 +164,7 @@ char *cg_train_config_json(const cg_train_config *c) {
     for (int k = 0; k < K; k++) cJSON_AddItemToArray(w, cJSON_CreateNumber(c->label_weights[k]));
     cJSON_AddItemToObject(o, "label_weights", w);
     cJSON_AddStringToObject(o, "loss", c->logcosh ? "logcosh" : "mse");
+    cJSON_AddBoolToObject(o, "pvalue_weights", c->pvalue_weights);
     cJSON_AddNumberToObject(o, "max_val_samples", (double)c->max_val_samples);
     cJSON_AddNumberToObject(o, "max_train_samples", (double)c->max_train_samples);
     cJSON_AddNumberToObject(o, "max_steps", (double)c->max_steps);
@@ -230,8 +234,10 @@ cg_status cg_trainer_init(cg_trainer *t, cg_model *m, const cg_graph *g, const c
     int64_t W = cg_deletion_words(g);
     t->blocks = malloc((size_t)(cfg->batch_size + 1) * (size_t)W * sizeof(uint64_t));
     t->target = malloc((size_t)cfg->batch_size * K * sizeof(float));
+    t->sample_weight = malloc((size_t)cfg->batch_size * K * sizeof(float));
     t->geno = malloc((size_t)cfg->batch_size * 3 * sizeof(int32_t));
-    if (!t->train_idx || !t->val_idx || !t->test_idx || !t->order || !t->blocks || !t->target || !t->geno) {
+    if (!t->train_idx || !t->val_idx || !t->test_idx || !t->order || !t->blocks || !t->target || !t->sample_weight ||
+        !t->geno) {
         cg_trainer_free(t);
         return cg_error(CG_ERR_NOMEM, "trainer: out of memory");
     }
@@ -299,6 +305,7 @@ void cg_trainer_free(cg_trainer *t) {
     free(t->order);
     free(t->blocks);
     free(t->target);
+    free(t->sample_weight);
     free(t->geno);
     if (t->opt.state) cg_optim_free(&t->opt);
     cg_graph_index_free(&t->gi);
@@ -347,6 +354,10 @@ static void fill_targets(const cg_trainer *t, const int64_t *samples, int64_t n)
         for (int k = 0; k < K; k++) {
             float v = t->data->label[samples[b] * K + k];
             t->target[b * K + k] = isnan(v) ? NAN : (v - t->label_mean[k]) / t->label_std[k];
+            /* DANGO's sample weight -log10(p + 1e-15); 1 without a p-value (a p of exactly 1 weighs 0) */
+            const float p = t->data->label_p[samples[b] * K + k];
+            t->sample_weight[b * K + k] = isfinite(p) && p >= 0.0f ? (float)-log10((double)p + 1e-15) : 1.0f;
+            if (!(t->sample_weight[b * K + k] >= 0.0f)) t->sample_weight[b * K + k] = 0.0f; /* p > 1 - 1e-15 */
         }
 }
 
@@ -355,7 +366,8 @@ static void fill_targets(const cg_trainer *t, const int64_t *samples, int64_t n)
 static cg_tensor *loss_of(cg_trainer *t, cg_tensor *y, cg_tensor *z_p, int64_t n) {
     cg_ctx *ctx = &t->ctx;
     cg_tensor *tt = cg_tensor_wrap2(ctx, n, K, t->target);
-    cg_tensor *l = cg_composite_loss_base(ctx, t->cfg.logcosh, y, tt, z_p, t->cfg.label_weights, (float)t->cfg.lambda_dist,
+    cg_tensor *l = cg_composite_loss_base(ctx, t->cfg.logcosh, y, tt, t->cfg.pvalue_weights ? t->sample_weight : NULL, z_p,
+                                          t->cfg.label_weights, (float)t->cfg.lambda_dist,
                                      t->have_dist ? t->dist : NULL, (float)t->cfg.lambda_supcr,
                                      (float)t->cfg.supcr_temperature, NULL);
     cg_tensor *aux = l && t->model->type->aux_loss ? t->model->type->aux_loss(ctx, t->model->impl) : NULL; /* e.g. DANGO's reconstruction */
