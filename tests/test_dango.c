@@ -11,7 +11,7 @@
  *   - pre-training lowers the reconstruction loss (tiny networks);
  *   - the evaluation cache of the meta-embeddings equals encoding each batch, and training ignores it;
  *   - `cellgraph train` pre-trains a new run (not a resumed one), and `predict` on its checkpoint prints
- *     the in-process prediction;
+ *     the in-process prediction; an ensemble of 2 keeps the two best validations across a resume;
  *   - on the real data (graph with every optional relation): an init without the optional relations
  *     fails naming the relation; the model overfits 64 real training genotypes through the trainer (with
  *     the auxiliary reconstruction loss on). */
@@ -585,7 +585,8 @@ static void test_cli(void **state) {
     assert_non_null(f);
     fprintf(f, "{\"model\": \"dango\", \"hidden_channels\": 16, \"heads\": 1, \"recon_genes\": 32, \"pretrain_epochs\": 1, "
                "\"pretrain_batch_size\": 1024, \"train\": {\"batch_size\": 32, \"epochs\": 3, \"max_train_samples\": 64, "
-               "\"max_val_samples\": 64, \"loss\": \"logcosh\", \"max_steps\": 2}}\n");
+               "\"max_val_samples\": 64, \"loss\": \"logcosh\", \"max_steps\": 2, \"val_every\": 1, "
+               "\"ensemble\": 2}}\n");
     fclose(f);
     if (tu_run_cli(out, sizeof out, "train --config '%s' --data '%s' --out '%s'", cfg, data, run) != 0) fail_msg("%s", out);
     assert_non_null(strstr(out, "pre-training epoch 1/1"));
@@ -625,6 +626,37 @@ static void test_cli(void **state) {
     assert_null(strstr(out, "pre-training epoch 1/1"));
     assert_int_equal(count_in_file(metrics, "\"pretrain\""), 1);
     assert_int_equal(count_in_file(metrics, "\"step\":4,\"train_loss\""), 1);
+    /* the ensemble of 2: the test is their mean, and the slots hold the 2 best of the 4 validations */
+    assert_non_null(strstr(out, "ensemble: the mean of 2 checkpoints"));
+    double v[8], best2[2] = {INFINITY, INFINITY};
+    int nv = 0;
+    f = fopen(metrics, "r");
+    char mline[16384];
+    while (f && fgets(mline, sizeof mline, f) && nv < 8) {
+        const char *p = strstr(mline, "\"val_loss\":");
+        if (p && strncmp(mline, "{\"epoch\"", 8) == 0) v[nv++] = atof(p + 11);
+    }
+    if (f) fclose(f);
+    assert_int_equal(nv, 4);
+    for (int i = 0; i < nv; i++)
+        if (v[i] < best2[0]) best2[1] = best2[0], best2[0] = v[i];
+        else if (v[i] < best2[1]) best2[1] = v[i];
+    cg_safetensors *st;
+    assert_int_equal(cg_safetensors_open(ckpt, &st), CG_OK);
+    const char *ens = cg_safetensors_metadata(st, "ensemble_val");
+    assert_non_null(ens);
+    double e0, e1;
+    assert_int_equal(sscanf(ens, "[%lf,%lf]", &e0, &e1), 2);
+    print_message("dango ensemble of 2: slots %.6g %.6g, the two best validation losses %.6g %.6g\n", e0, e1, best2[0],
+                  best2[1]);
+    assert_true(fabs(fmin(e0, e1) - best2[0]) <= 1e-6 * best2[0] && fabs(fmax(e0, e1) - best2[1]) <= 1e-6 * best2[1]);
+    cg_safetensors_close(st);
+    for (int j = 1; j <= 2; j++) {
+        char top[720];
+        snprintf(top, sizeof top, "%s/checkpoint_top%d.safetensors", run, j);
+        struct stat sb;
+        assert_int_equal(stat(top, &sb), 0);
+    }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
     unsetenv("CELLGRAPH_CACHE");

@@ -162,7 +162,8 @@ static const char *fmt_r(char *buf, size_t len, double r) {
  * Spearman, R^2) and the model's difference to the best baseline; then Pearson per number of deleted
  * genes and per data source, model beside baselines. Predictions in *pred_out etc. when asked. */
 static cg_status report(cg_trainer *t, int which_split, const char *split_name, FILE *out,
-                        cg_metrics model[CG_NUM_LABELS], float **pred_out, int64_t **samples_out, int64_t *n_out) {
+                        cg_metrics model[CG_NUM_LABELS], float **pred_out, int64_t **samples_out, int64_t *n_out,
+                        char (*ens)[4200], int n_ens) {
     enum { K = CG_NUM_LABELS, NB = CG_NUM_BASELINES };
     int64_t *samples = NULL, n = 0;
     cg_status s = cg_eval_split_samples(t->data, t->cfg.split, which_split, &samples, &n);
@@ -178,7 +179,19 @@ static cg_status report(cg_trainer *t, int which_split, const char *split_name, 
     snprintf(what, sizeof what, "predicting the %s split", split_name);
     cli_progress_init(&prog, what);
     t->progress = cli_progress, t->progress_ctx = &prog;
-    s = cg_trainer_predict_samples(t, samples, n, pred, NULL);
+    if (n_ens == 0) {
+        s = cg_trainer_predict_samples(t, samples, n, pred, NULL);
+    } else { /* the ensemble: the mean of the checkpoints' predictions (original units) */
+        double *acc = calloc(((size_t)n + 1) * K, sizeof *acc);
+        if (!acc) s = cg_error(CG_ERR_NOMEM, "out of memory");
+        for (int j = 0; j < n_ens && s == CG_OK; j++) {
+            s = cg_checkpoint_load_params(ens[j], t->model);
+            if (s == CG_OK) s = cg_trainer_predict_samples(t, samples, n, pred, NULL);
+            for (int64_t i = 0; i < n * K && s == CG_OK; i++) acc[i] += pred[i];
+        }
+        for (int64_t i = 0; i < n * K && s == CG_OK; i++) pred[i] = (float)(acc[i] / n_ens);
+        free(acc);
+    }
     t->progress = NULL, t->progress_ctx = NULL;
     double dt = cli_now() - t0;
     if (s == CG_OK) s = cg_metrics_eval(t->data, samples, n, pred, model);
@@ -190,8 +203,8 @@ static cg_status report(cg_trainer *t, int which_split, const char *split_name, 
     const char *title = cg_model_title(t->model);
     if (s == CG_OK) {
         char buf[256], r1[32], r2[32];
-        fprintf(out, "\n%s split (%s, %lld samples, predicted in %.1f s), original units:\n", split_name,
-                cg_split_kind_name(t->cfg.split), (long long)n, dt);
+        fprintf(out, "\n%s split (%s, %lld samples, predicted in %.1f s%s), original units:\n", split_name,
+                cg_split_kind_name(t->cfg.split), (long long)n, dt, n_ens ? ", mean of the ensemble's checkpoints" : "");
         for (int k = 0; k < K; k++) {
             fprintf(out, "  %s\n  %s\n", cg_label_name(k), cg_metrics_format_header(buf, sizeof buf));
             fprintf(out, "  %s\n", cg_metrics_format_row(buf, sizeof buf, title, &model[k]));
@@ -557,6 +570,15 @@ int cmd_train(int argc, char **argv) {
                 fclose(mf);
                 goto done_trainer;
             }
+            const int slot = cg_trainer_ensemble_slot(&t, val_loss); /* one of the k best validations */
+            if (slot >= 0) {
+                char tag[32];
+                snprintf(tag, sizeof tag, "top%d", slot + 1);
+                if (cg_trainer_save(&t, run_dir, tag) != CG_OK) {
+                    fclose(mf);
+                    goto done_trainer;
+                }
+            }
             if (epoch_done) cg_trainer_next_epoch(&t); /* last: resuming continues with the next epoch */
             if (cg_trainer_save(&t, run_dir, "last") != CG_OK) {
                 fclose(mf);
@@ -593,7 +615,15 @@ int cmd_train(int argc, char **argv) {
         cg_metrics tm[CG_NUM_LABELS];
         float *pred = NULL;
         int64_t *samples = NULL, n = 0;
-        if (report(&t, CG_SPLIT_TEST, "test", stdout, tm, &pred, &samples, &n) != CG_OK) goto done_trainer;
+        /* an ensemble: the checkpoints of the k best validations (the slots filled) */
+        char ens[CG_TRAIN_MAX_ENSEMBLE][4200];
+        int n_ens = 0;
+        for (int j = 0; j < tc.ensemble && tc.ensemble > 1; j++) {
+            snprintf(ens[n_ens], sizeof ens[n_ens], "%s/checkpoint_top%d.safetensors", run_dir, j + 1);
+            if (isfinite(t.ens_val[j]) && stat(ens[n_ens], &sb) == 0) n_ens++;
+        }
+        if (n_ens > 0) printf("ensemble: the mean of %d checkpoints (the best validations)\n", n_ens);
+        if (report(&t, CG_SPLIT_TEST, "test", stdout, tm, &pred, &samples, &n, ens, n_ens) != CG_OK) goto done_trainer;
         float *target = malloc(((size_t)n + 1) * sizeof *target), *pk = malloc(((size_t)n + 1) * sizeof *pk);
         for (int k = 0; k < CG_NUM_LABELS && target && pk; k++) {
             int64_t c = 0;
@@ -692,7 +722,7 @@ int cmd_eval(int argc, char **argv) {
         if (t.dataset_checksum != info.dataset_checksum)
             fprintf(stderr, "cellgraph: warning: the dataset differs from the one the checkpoint was trained on\n");
         cg_metrics mm[CG_NUM_LABELS];
-        rc = report(&t, which, split, stdout, mm, NULL, NULL, NULL) == CG_OK ? 0 : cli_fail();
+        rc = report(&t, which, split, stdout, mm, NULL, NULL, NULL, NULL, 0) == CG_OK ? 0 : cli_fail();
         cg_trainer_free(&t);
     } else {
         cli_fail();

@@ -38,6 +38,9 @@ typedef struct cg_train_config {
     double supcr_temperature;   /* "supcr_temperature" (0.1) */
     float label_weights[CG_NUM_LABELS]; /* "label_weights" ([1, 1, 1]): fitness, epsilon, tau */
     bool logcosh;               /* "loss": "mse" (false, default) or "logcosh" (true): the per-label base term */
+    int ensemble;               /* "ensemble" (1): keep the checkpoints of the k best validations (by validation
+                                 * loss) as checkpoint_top1..k; the test evaluation at the end of `train` is the
+                                 * mean of their predictions (DANGO's best-5 ensemble); 1 = the best checkpoint */
     bool pvalue_weights;        /* "pvalue_weights" (false): weigh each training label by -log10(p + 1e-15) of its
                                  * p-value (DANGO's sample weights); a label without a p-value (every fitness,
                                  * epsilon of sources without one) weighs 1; the validation loss is unweighted */
@@ -61,6 +64,7 @@ cg_status cg_train_config_load(const char *path, cg_train_config *cfg);
 #define CG_TRAIN_MAX_MINUTES 1e7
 #define CG_TRAIN_MAX_SEED 9000000000000000LL
 #define CG_TRAIN_MAX_STEPS 1000000000000LL
+#define CG_TRAIN_MAX_ENSEMBLE 10
 
 /* The bounds the parser and the checkpoint reader apply (epochs [1, 1e6], batch_size [1, 4096],
  * max_minutes [0, 1e7], seed [0, 9e15], max_steps and val_every [0, 1e12], integers where counts), for a
@@ -93,6 +97,7 @@ typedef struct cg_trainer {
     int bad_epochs;              /* epochs without improvement (plateau and early stopping) */
     double best_val;
     int best_epoch;
+    double ens_val[CG_TRAIN_MAX_ENSEMBLE]; /* validation loss of checkpoint_top<j+1> (INFINITY: empty slot) */
     double lr_now;
     cg_dist_table dist[CG_NUM_LABELS]; /* DistLoss pseudo-label tables of the z-scored training labels */
     bool have_dist;
@@ -135,6 +140,11 @@ void cg_trainer_end_epoch(cg_trainer *t, double val_loss, bool *improved, bool *
  * partial epoch never counts toward the plateau or early stopping); true when val_loss is the best. */
 bool cg_trainer_note_val(cg_trainer *t, double val_loss);
 
+/* With cfg.ensemble k > 1, after a validation: the slot (0-based, file checkpoint_top<slot+1>) the current
+ * parameters should be saved to because val_loss is among the k best so far (the empty or worst slot,
+ * recorded with val_loss), or -1. Always -1 when k is 1. */
+int cg_trainer_ensemble_slot(cg_trainer *t, double val_loss);
+
 /* Checkpoints: <dir>/checkpoint_<tag>.safetensors (parameters; metadata: model config with its "model"
  * name, training config,
  * label statistics, graph and dataset checksums, progress, a CRC-32 of the parameters) and, for tag
@@ -144,7 +154,8 @@ cg_status cg_trainer_save(const cg_trainer *t, const char *dir, const char *tag)
 /* Restores parameters, optimizer state and progress from <dir>/checkpoint_last.safetensors and
  * <dir>/optimizer_last.safetensors. Every progress value read from the metadata (not covered by the
  * parameter CRC) is checked first: epoch, epoch_pos (within this run's epoch), step, bad_epochs,
- * best_epoch integers in range, plateau_scale in (0, 1], best_val >= 0, the optimizer's t and step.
+ * best_epoch integers in range, plateau_scale in (0, 1], best_val >= 0 and the ensemble slots' losses (>= 0
+ * or inf; absent in older checkpoints: empty), the optimizer's t and step.
  * Errors: CG_ERR_FORMAT (corrupted: CRC mismatch, missing tensors, a progress value out of range, named;
  * another graph or dataset: checksum mismatch, both named), CG_ERR_IO. */
 cg_status cg_trainer_resume(cg_trainer *t, const char *dir);

@@ -27,7 +27,7 @@ cg_train_config cg_train_defaults(void) {
                              .grad_clip = 1.0, .plateau_factor = 0.5, .plateau_patience = 2, .early_stopping = 5,
                              .lambda_dist = 0, .lambda_supcr = 0, .supcr_temperature = 0.1,
                              .label_weights = {1.0f, 1.0f, 1.0f}, .max_val_samples = 512, .max_train_samples = 0, .max_steps = 0, .val_every = 0,
-                             .perturbation = CG_PERTURB_AUTO};
+                             .perturbation = CG_PERTURB_AUTO, .ensemble = 1};
 }
 
 /* The one set of bounds of the training settings: the config parser, the command line (through
@@ -98,6 +98,8 @@ cg_status cg_train_config_parse(const char *json, const char *name, cg_train_con
                 if (cJSON_IsString(it) && strcmp(it->valuestring, "mse") == 0) cfg->logcosh = false;
                 else if (cJSON_IsString(it) && strcmp(it->valuestring, "logcosh") == 0) cfg->logcosh = true;
                 else s = cg_error(CG_ERR_FORMAT, "%s: train.loss: expected \"mse\" or \"logcosh\"", name);
+            } else if (strcmp(k, "ensemble") == 0) {
+                if ((s = num(it, name, k, 1, CG_TRAIN_MAX_ENSEMBLE, &v)) == CG_OK) cfg->ensemble = (int)v;
             } else if (strcmp(k, "pvalue_weights") == 0) {
                 if (!cJSON_IsBool(it)) s = cg_error(CG_ERR_FORMAT, "%s: train.pvalue_weights: expected true or false", name);
                 else cfg->pvalue_weights = cJSON_IsTrue(it);
@@ -165,6 +167,7 @@ char *cg_train_config_json(const cg_train_config *c) {
     cJSON_AddItemToObject(o, "label_weights", w);
     cJSON_AddStringToObject(o, "loss", c->logcosh ? "logcosh" : "mse");
     cJSON_AddBoolToObject(o, "pvalue_weights", c->pvalue_weights);
+    cJSON_AddNumberToObject(o, "ensemble", c->ensemble);
     cJSON_AddNumberToObject(o, "max_val_samples", (double)c->max_val_samples);
     cJSON_AddNumberToObject(o, "max_train_samples", (double)c->max_train_samples);
     cJSON_AddNumberToObject(o, "max_steps", (double)c->max_steps);
@@ -294,6 +297,7 @@ cg_status cg_trainer_init(cg_trainer *t, cg_model *m, const cg_graph *g, const c
     t->plateau_scale = 1.0;
     t->best_val = INFINITY;
     t->best_epoch = -1;
+    for (int j = 0; j < CG_TRAIN_MAX_ENSEMBLE; j++) t->ens_val[j] = INFINITY;
     make_order(t);
     return CG_OK;
 }
@@ -454,6 +458,16 @@ cg_status cg_trainer_predict_samples(cg_trainer *t, const int64_t *samples, int6
     return CG_OK;
 }
 
+int cg_trainer_ensemble_slot(cg_trainer *t, double val_loss) {
+    if (t->cfg.ensemble <= 1 || !isfinite(val_loss)) return -1;
+    int worst = 0;
+    for (int j = 1; j < t->cfg.ensemble; j++)
+        if (t->ens_val[j] > t->ens_val[worst]) worst = j;
+    if (!(val_loss < t->ens_val[worst])) return -1;
+    t->ens_val[worst] = val_loss;
+    return worst;
+}
+
 bool cg_trainer_note_val(cg_trainer *t, double val_loss) {
     if (!(val_loss < t->best_val)) return false;
     t->best_val = val_loss;
@@ -521,6 +535,15 @@ cg_status cg_trainer_save(const cg_trainer *t, const char *dir, const char *tag)
     if (s == CG_OK) s = set_meta_num(&w, "bad_epochs", t->bad_epochs);
     if (s == CG_OK) s = set_meta_num(&w, "best_val", t->best_val);
     if (s == CG_OK) s = set_meta_num(&w, "best_epoch", t->best_epoch);
+    if (s == CG_OK && t->cfg.ensemble > 1) {
+        char ens[CG_TRAIN_MAX_ENSEMBLE * 26 + 4];
+        int eo = snprintf(ens, sizeof ens, "[");
+        for (int j = 0; j < t->cfg.ensemble; j++)
+            eo += isfinite(t->ens_val[j]) ? snprintf(ens + eo, sizeof ens - (size_t)eo, "%s%.17g", j ? "," : "", t->ens_val[j])
+                                          : snprintf(ens + eo, sizeof ens - (size_t)eo, "%snull", j ? "," : "");
+        snprintf(ens + eo, sizeof ens - (size_t)eo, "]");
+        s = cg_safetensors_writer_set_metadata(&w, "ensemble_val", ens); /* null: an empty slot */
+    }
     free(mc);
     free(tc);
     const bool last = strcmp(tag, "last") == 0;
@@ -726,6 +749,25 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *dir) {
                  step = meta_num(st, "step", &ok), plateau = meta_num(st, "plateau_scale", &ok),
                  bad = meta_num(st, "bad_epochs", &ok), best_val = meta_num(st, "best_val", &ok),
                  best_epoch = meta_num(st, "best_epoch", &ok);
+    double ens[CG_TRAIN_MAX_ENSEMBLE];
+    for (int j = 0; j < CG_TRAIN_MAX_ENSEMBLE; j++) ens[j] = INFINITY;
+    const char *ens_txt = cg_safetensors_metadata(st, "ensemble_val");
+    if (ens_txt && t->cfg.ensemble > 1) { /* [loss or null per slot]; absent (older files): every slot empty */
+        cJSON *a = cJSON_Parse(ens_txt);
+        bool good = cJSON_IsArray(a) && cJSON_GetArraySize(a) == t->cfg.ensemble;
+        for (int j = 0; good && j < t->cfg.ensemble; j++) {
+            const cJSON *it = cJSON_GetArrayItem(a, j);
+            if (cJSON_IsNull(it)) continue;
+            good = cJSON_IsNumber(it) && it->valuedouble >= 0 && isfinite(it->valuedouble);
+            if (good) ens[j] = it->valuedouble;
+        }
+        cJSON_Delete(a);
+        if (!good) {
+            cg_safetensors_close(st);
+            return cg_error(CG_ERR_FORMAT, "%s: metadata ensemble_val = %.80s, expected %d losses >= 0 or null", path,
+                            ens_txt, t->cfg.ensemble);
+        }
+    }
     cg_safetensors_close(st);
     if (!ok) return cg_error(CG_ERR_FORMAT, "%s: the checkpoint lacks progress metadata", path);
     const struct { const char *key; double v, lo, hi; } fields[] = {
@@ -748,6 +790,7 @@ cg_status cg_trainer_resume(cg_trainer *t, const char *dir) {
     t->bad_epochs = (int)bad;
     t->best_val = best_val;
     t->best_epoch = (int)best_epoch;
+    memcpy(t->ens_val, ens, sizeof ens);
     /* the optimizer state of the checkpoint's step: optimizer_last, or optimizer_next when a save stopped
      * between its commit (checkpoint_last) and the final rename (cg_trainer_save) */
     snprintf(path, sizeof path, "%s/optimizer_next.safetensors", dir);
