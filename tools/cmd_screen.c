@@ -348,11 +348,9 @@ int cmd_screen(int argc, char **argv) {
         goto out;
     }
     if (good_end == 0) fprintf(f, "%s\n%s\n", key, screen_header(order));
-    /* the perturbation path only where the model evaluates perturbed genotypes on the graph */
-    const bool perturbed = m.type->uses_perturbed_pass ? m.type->uses_perturbed_pass(cg_model_config_cdata(&m.cfg))
-                                                       : m.type->uses_graph;
+    /* the perturbation path only for models that run on the graph (DANGO does not) */
     char path_txt[48] = "";
-    if (perturbed) snprintf(path_txt, sizeof path_txt, "%s path, ", cg_perturbation_path_name(mode));
+    if (m.type->uses_graph) snprintf(path_txt, sizeof path_txt, "%s path, ", cg_perturbation_path_name(mode));
     printf("screen with %s: %lld genes (%s), order %d: %lld genotypes, %sbatch %lld, %d threads -> %s\n",
            cg_model_title(&m), (long long)n, genes_file ? genes_file : metabolic ? "metabolic" : "all", order,
            (long long)total, path_txt, (long long)batch, cg_get_num_threads(), output);
