@@ -444,17 +444,23 @@ static void test_missing_relations(void **state) {
     cg_graph_free(g0);
 }
 
+/* DANGO at D 32, 2 heads, on the real graph with every optional relation (*c: its config) */
+static void small_real_dango(cg_dango *m, cg_dango_config *c) {
+    *c = cg_dango_defaults();
+    c->hidden_channels = 32;
+    c->heads = 2;
+    if (cg_dango_init_graph(m, c, G) != CG_OK) fail_msg("%s", cg_last_error());
+}
+
 /* The fused reconstruction op (cg_dango_recon_mse) against the unfused one (recon2 as a Linear, then the
  * sparse MSE over the whole [r, n_g] prediction) on the six real networks: 960 genes (repeats included),
  * the loss and the gradients of S, W and b within 1e-5 (relative 2-norm) */
 static void test_recon_mse_fused(void **state) {
     (void)state;
     if (!have) skip();
-    cg_dango_config c = cg_dango_defaults();
-    c.hidden_channels = 32;
-    c.heads = 2;
+    cg_dango_config c;
     cg_dango m;
-    if (cg_dango_init_graph(&m, &c, G) != CG_OK) fail_msg("%s", cg_last_error());
+    small_real_dango(&m, &c);
     const int64_t r = 960, D = 32;
     int32_t *x = malloc((size_t)r * sizeof *x);
     for (int64_t i = 0; i < r; i++) x[i] = (int32_t)(cg_rng_u32(5, 6, (uint64_t)i) % (uint64_t)m.n_genes);
@@ -510,11 +516,9 @@ static void test_recon_mse_fused(void **state) {
 static void test_cache(void **state) {
     (void)state;
     if (!have) skip();
-    cg_dango_config c = cg_dango_defaults();
-    c.hidden_channels = 32;
-    c.heads = 2;
+    cg_dango_config c;
     cg_dango m;
-    if (cg_dango_init_graph(&m, &c, G) != CG_OK) fail_msg("%s", cg_last_error());
+    small_real_dango(&m, &c);
     const int64_t n = 300, B = 64;
     cg_ctx ctx;
     assert_int_equal(cg_ctx_init(&ctx, 0, 1), CG_OK);

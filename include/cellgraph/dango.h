@@ -202,9 +202,8 @@ cg_tensor *cg_dango_aux_loss(cg_ctx *ctx, const cg_dango *m);
  * decay). ctx is reset per step. *first_loss and *last_loss (optional) receive the mean loss of the
  * first and last epoch; progress (optional) is called after each epoch with its mean loss. `train`
  * runs it (cfg.pretrain_epochs, pretrain_batch_size, lr 1e-3) before the first step of a new run. Errors: CG_ERR_INVALID_ARG (epochs < 0, batch_size < 1), those of the steps. */
-typedef void (*cg_dango_pretrain_progress)(int epoch, int epochs, double loss, void *arg);
 cg_status cg_dango_pretrain(cg_ctx *ctx, cg_dango *m, int epochs, int batch_size, double lr, uint64_t seed,
-                            double *first_loss, double *last_loss, cg_dango_pretrain_progress progress, void *arg);
+                            double *first_loss, double *last_loss, cg_epoch_progress_fn progress, void *arg);
 
 /* The model's table in the registry (cellgraph/model.h). */
 extern const cg_model_type cg_dango_model_type;

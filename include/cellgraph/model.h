@@ -74,6 +74,9 @@ typedef struct cg_model_batch {
 
 typedef struct cg_model_type cg_model_type;
 
+/* Called after each of `epochs` epochs of a model's own loop (pre-training) with the epoch's mean loss. */
+typedef void (*cg_epoch_progress_fn)(int epoch, int epochs, double loss, void *arg);
+
 /* A model's configuration: its type and the type's config struct, stored inline. */
 typedef struct cg_model_config {
     const cg_model_type *type;
@@ -131,8 +134,7 @@ struct cg_model_type {
      * its own optimiser, its length from the model's config; seed: the run's training seed; progress
      * (optional) after each of `epochs` epochs with the epoch's mean loss. *epochs_out receives the
      * number of epochs (0: the config asks for none). Errors: those of the steps. */
-    cg_status (*pretrain)(void *model, uint64_t seed, void (*progress)(int epoch, int epochs, double loss, void *arg),
-                          void *arg, int *epochs_out);
+    cg_status (*pretrain)(void *model, uint64_t seed, cg_epoch_progress_fn progress, void *arg, int *epochs_out);
 };
 
 /* ---- the registry ---- */

@@ -492,7 +492,7 @@ static cg_tensor *t_forward(cg_ctx *ctx, const void *model, const cg_model_batch
     return cg_dango_forward_cached(ctx, model, batch->geno, batch->n, batch->cache);
 }
 static cg_tensor *t_aux_loss(cg_ctx *ctx, const void *model) { return cg_dango_aux_loss(ctx, model); }
-static cg_status t_pretrain(void *model, uint64_t seed, void (*progress)(int, int, double, void *), void *arg,
+static cg_status t_pretrain(void *model, uint64_t seed, cg_epoch_progress_fn progress, void *arg,
                             int *epochs_out) {
     cg_dango *m = model;
     *epochs_out = m->cfg.pretrain_epochs;

@@ -345,7 +345,7 @@ cg_tensor *cg_dango_aux_loss(cg_ctx *ctx, const cg_dango *m) {
 /* ------------------------------------------------------------------ pre-training */
 
 cg_status cg_dango_pretrain(cg_ctx *ctx, cg_dango *m, int epochs, int batch_size, double lr, uint64_t seed,
-                            double *first_loss, double *last_loss, cg_dango_pretrain_progress progress, void *arg) {
+                            double *first_loss, double *last_loss, cg_epoch_progress_fn progress, void *arg) {
     if (epochs < 0 || batch_size < 1)
         return cg_error(CG_ERR_INVALID_ARG, "dango pretrain: epochs %d, batch size %d", epochs, batch_size);
     const int64_t N = m->n_genes, steps = N / batch_size;
