@@ -14,10 +14,12 @@
 # one competitor, at most 3x with two. With 2 cores and cellgraph's 2 threads, a fair share is 2/3 of the
 # machine with one competitor (1.5x) and 1/2 with two (2x).
 #
-# POLICIES lists the OpenMP wait policies to run, each as the OMP_WAIT_POLICY given to cellgraph:
-# "unset" (cellgraph's own choice: it sets passive when neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is
-# given, tools/preinit.c), "active", "passive", and "spinN" (GOMP_SPINCOUNT=N: spin N rounds, then sleep;
-# libgomp's own default, without OMP_WAIT_POLICY, is spin300000). Default: "unset spin300000".
+# POLICIES lists the thread settings to run: "unset" (cellgraph's own choice: OMP_WAIT_POLICY=passive when
+# neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is given, tools/preinit.c, and a thread count that follows the
+# load, tools/threads.c), "fixed" (passive, but CELLGRAPH_THREADS=`nproc`: every core whatever the load,
+# cellgraph's behaviour before it followed the load), "active", "passive" (OMP_WAIT_POLICY as given: the
+# count is then fixed), and "spinN" (GOMP_SPINCOUNT=N: spin N rounds, then sleep; libgomp's own default,
+# without OMP_WAIT_POLICY, is spin300000). Default: "unset fixed".
 #
 # Environment: BUILD (build/release), STEPS (30), WORK (/tmp/cellgraph-load), POLICIES, REPEAT (1: each
 # measurement is the median of REPEAT runs).
@@ -26,7 +28,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build/release}
 STEPS=${STEPS:-30}
 WORK=${WORK:-/tmp/cellgraph-load}
-POLICIES=${POLICIES:-unset spin300000}
+POLICIES=${POLICIES:-unset fixed}
 REPEAT=${REPEAT:-1}
 CLI=$BUILD/cellgraph
 [ -x "$CLI" ] || { echo "bench/load.sh: $CLI not found: build first (make build)" >&2; exit 1; }
@@ -46,7 +48,8 @@ run_policy() {
     local p=$1
     shift
     case $p in
-    unset) env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$@" ;;
+    unset) env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u CELLGRAPH_THREADS -u OMP_NUM_THREADS "$@" ;;
+    fixed) env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT CELLGRAPH_THREADS="$(nproc)" "$@" ;;
     spin*) env -u OMP_WAIT_POLICY GOMP_SPINCOUNT="${p#spin}" "$@" ;;
     *) env -u GOMP_SPINCOUNT OMP_WAIT_POLICY="$p" "$@" ;;
     esac
@@ -71,19 +74,20 @@ eval_rate() {
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "cellgraph: $(git rev-parse --short HEAD 2>/dev/null || echo '?'), train $STEPS steps of configs/hetero_cell.json, eval on the training split"
-printf '%-12s %-11s %12s %9s %12s %9s\n' policy competitors train/s slowdown eval/s slowdown
+printf '%-12s %-11s %12s %9s %8s %12s %9s\n' policy competitors train/s slowdown threads eval/s slowdown
 for policy in $POLICIES; do
     ckpt=
     for hogs in 0 1 2; do
         start_hogs "$hogs"
         sleep 1
         tr=$(for r in $(seq 1 "$REPEAT"); do train_rate "$policy" "$WORK/train-$policy-$hogs"; done | median)
+        th=$(sed -n 's/^training: .*samples\/s), \([0-9.]*\) threads.*/\1/p' "$WORK/train-$policy-$hogs.log")
         [ -z "$ckpt" ] && ckpt=$WORK/train-$policy-0/checkpoint_best.safetensors
         er=$(for r in $(seq 1 "$REPEAT"); do eval_rate "$policy" "$ckpt" "$WORK/eval-$policy-$hogs.log"; done | median)
         stop_hogs
         if [ "$hogs" = 0 ]; then tq=$tr eq=$er; fi
-        awk -v p="$policy" -v h="$hogs" -v tr="$tr" -v tq="$tq" -v er="$er" -v eq="$eq" \
-            'BEGIN { printf "%-12s %-11s %12.1f %8.2fx %12.1f %8.2fx\n", p, h, tr, tq / tr, er, eq / er }'
+        awk -v p="$policy" -v h="$hogs" -v tr="$tr" -v tq="$tq" -v er="$er" -v eq="$eq" -v th="$th" \
+            'BEGIN { printf "%-12s %-11s %12.1f %8.2fx %8s %12.1f %8.2fx\n", p, h, tr, tq / tr, th, er, eq / er }'
     done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

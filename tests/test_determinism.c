@@ -1,11 +1,17 @@
-/* Reductions use a fixed partition: cellgraph's own kernels give bitwise identical results on 1 and 2
- * threads (BLAS is deterministic for a fixed thread count, which test_mlp covers), and two runs with
- * the same thread count agree bitwise. */
+/* Results do not depend on the thread count: cellgraph's own kernels (fixed partitions) and its matrix
+ * products (cg_gemm: single-threaded sgemm calls over a fixed partition) give bitwise identical results
+ * on 1, 2 and 3 threads, and so do whole training runs of HeteroCell and DANGO on the real data (their
+ * checkpoints and optimizer states are the same files). Two runs with the same thread count agree
+ * bitwise. */
+#include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cellgraph/autograd.h"
+#include "cellgraph/ops.h"
 #include "cellgraph/params.h"
 #include "cellgraph/rng.h"
 #include "cellgraph/threads.h"
@@ -102,6 +108,122 @@ static void test_fixed_sum(void **state) {
     free(x);
 }
 
+/* ---------------------------------------------------------------- cg_gemm */
+
+typedef struct gemm_case {
+    bool ta, tb;
+    int64_t m, n, k, pad; /* pad: leading dimensions this much larger than the matrices' widths */
+    float alpha, beta;
+} gemm_case;
+
+/* C (ldc = n + pad) from cg_gemm on `threads` threads, starting from C0 */
+static float *gemm_run(const gemm_case *t, int threads, const float *A, const float *B, const float *C0) {
+    assert_int_equal(cg_set_num_threads(threads), CG_OK);
+    const int64_t lda = (t->ta ? t->m : t->k) + t->pad, ldb = (t->tb ? t->k : t->n) + t->pad, ldc = t->n + t->pad;
+    float *C = malloc((size_t)(t->m * ldc) * sizeof(float));
+    memcpy(C, C0, (size_t)(t->m * ldc) * sizeof(float));
+    cg_gemm(t->ta, t->tb, t->m, t->n, t->k, t->alpha, A, lda, B, ldb, t->beta, C, ldc);
+    return C;
+}
+
+/* Every path of cg_gemm (one call, tiles of C, chunks of k; transposes; leading dimensions wider than the
+ * matrices; beta 0, 1 and other): within float rounding of a double reference, and bitwise the same on
+ * 1, 2 and 3 threads. The padding of C outside the product is left as it was. */
+static void test_gemm_any_threads(void **state) {
+    (void)state;
+    const gemm_case cases[] = {
+        {false, false, 300, 200, 64, 0, 1.0f, 0.0f},  /* tiles of C */
+        {true, true, 130, 260, 70, 3, 0.5f, 1.0f},    /* tiles, both transposed, padded */
+        {true, false, 64, 64, 5000, 0, 1.0f, 1.0f},   /* weight gradient: chunks of k */
+        {false, true, 7, 3, 3000, 2, -2.0f, 0.25f},   /* chunks of k, padded */
+        {false, false, 50, 40, 30, 1, 1.0f, 0.0f},    /* one call */
+        {false, false, 20, 10, 0, 0, 1.0f, 0.5f},     /* k = 0: C = beta C */
+    };
+    const int restore = cg_get_num_threads();
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const gemm_case *t = &cases[c];
+        const int64_t lda = (t->ta ? t->m : t->k) + t->pad, ldb = (t->tb ? t->k : t->n) + t->pad, ldc = t->n + t->pad;
+        const int64_t na = (t->ta ? t->k : t->m) * lda, nb = (t->tb ? t->n : t->k) * ldb, nc = t->m * ldc;
+        float *A = malloc((size_t)(na + 1) * sizeof(float)), *B = malloc((size_t)(nb + 1) * sizeof(float));
+        float *C0 = malloc((size_t)nc * sizeof(float));
+        tu_fill_uniform(A, na, -1, 1, 100 + c);
+        tu_fill_uniform(B, nb, -1, 1, 200 + c);
+        tu_fill_uniform(C0, nc, -1, 1, 300 + c);
+        float *c1 = gemm_run(t, 1, A, B, C0), *c2 = gemm_run(t, 2, A, B, C0), *c3 = gemm_run(t, 3, A, B, C0);
+        assert_memory_equal(c1, c2, (size_t)nc * sizeof(float));
+        assert_memory_equal(c1, c3, (size_t)nc * sizeof(float));
+        double *ref = malloc((size_t)nc * sizeof(double));
+        for (int64_t i = 0; i < t->m; i++)
+            for (int64_t j = 0; j < ldc; j++) {
+                if (j >= t->n) { /* padding: untouched */
+                    ref[i * ldc + j] = C0[i * ldc + j];
+                    continue;
+                }
+                double acc = 0;
+                for (int64_t l = 0; l < t->k; l++) {
+                    const double a = t->ta ? A[l * lda + i] : A[i * lda + l], b = t->tb ? B[j * ldb + l] : B[l * ldb + j];
+                    acc += a * b;
+                }
+                ref[i * ldc + j] = t->alpha * acc + (t->beta == 0.0f ? 0.0 : (double)t->beta * C0[i * ldc + j]);
+            }
+        char label[64];
+        snprintf(label, sizeof label, "cg_gemm case %zu (m %lld n %lld k %lld)", c, (long long)t->m, (long long)t->n,
+                 (long long)t->k);
+        tu_check_close(label, c1, ref, nc, 1e-5, sqrt((double)t->k) + 1.0); /* results are O(sqrt(k)) */
+        free(A), free(B), free(C0), free(c1), free(c2), free(c3), free(ref);
+    }
+    assert_int_equal(cg_set_num_threads(restore), CG_OK);
+}
+
+/* ---------------------------------------------------------------- whole training runs */
+
+/* Trains CONFIG (extra command-line options OPTS) for 2 steps on 1 and on 2 threads, from the real data:
+ * the checkpoints and optimizer states are the same files. */
+static void check_run_any_threads(const char *dir, const char *config, const char *opts) {
+    const char *data = getenv("CELLGRAPH_TEST_DATA");
+    char out[8192], a[700], b[700];
+    for (int t = 1; t <= 2; t++) {
+        char run[600];
+        snprintf(run, sizeof run, "%s/run%d", dir, t);
+        if (tu_run_cli(out, sizeof out, "train --config '%s' --data '%s' --out '%s' --max-steps 2 --threads %d %s", config,
+                       data, run, t, opts) != 0)
+            fail_msg("%s", out);
+    }
+    const char *files[] = {"checkpoint_last.safetensors", "optimizer_last.safetensors", "checkpoint_best.safetensors"};
+    for (int f = 0; f < 3; f++) {
+        snprintf(a, sizeof a, "%s/run1/%s", dir, files[f]);
+        snprintf(b, sizeof b, "%s/run2/%s", dir, files[f]);
+        if (!tu_same_file(a, b)) fail_msg("%s differs between 1 and 2 threads (%s)", files[f], config);
+    }
+}
+
+static void test_training_any_threads(void **state) {
+    (void)state;
+    if (!getenv("CELLGRAPH_TEST_DATA") || !getenv("CELLGRAPH_CLI") || !getenv("CELLGRAPH_SOURCE_DIR")) skip();
+    char dir[512], cache[600], cfg[600], sub[600];
+    tu_temp_path(dir, sizeof dir, "any_threads");
+    mkdir(dir, 0755);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    setenv("CELLGRAPH_CACHE", cache, 1);
+    /* HeteroCell as shipped (batch 32) */
+    snprintf(cfg, sizeof cfg, "%s/configs/hetero_cell.json", getenv("CELLGRAPH_SOURCE_DIR"));
+    snprintf(sub, sizeof sub, "%s/hetero_cell", dir);
+    mkdir(sub, 0755);
+    check_run_any_threads(sub, cfg, "--batch-size 32");
+    /* a small DANGO, pre-training included */
+    snprintf(cfg, sizeof cfg, "%s/dango.json", dir);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"model\": \"dango\", \"hidden_channels\": 32, \"heads\": 2, \"recon_genes\": 64, \"pretrain_epochs\": 1, "
+               "\"pretrain_batch_size\": 1024, \"train\": {\"batch_size\": 32, \"max_train_samples\": 64, "
+               "\"max_val_samples\": 64, \"loss\": \"logcosh\", \"val_every\": 1}}\n");
+    fclose(f);
+    snprintf(sub, sizeof sub, "%s/dango", dir);
+    mkdir(sub, 0755);
+    check_run_any_threads(sub, cfg, "");
+    unsetenv("CELLGRAPH_CACHE");
+}
+
 static void test_threads_env(void **state) {
     (void)state;
     setenv("CELLGRAPH_THREADS", "2", 1);
@@ -117,6 +239,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_thread_independent),
         cmocka_unit_test(test_fixed_sum),
+        cmocka_unit_test(test_gemm_any_threads),
+        cmocka_unit_test(test_training_any_threads),
         cmocka_unit_test(test_threads_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

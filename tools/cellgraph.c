@@ -79,7 +79,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "\n"
             "global options:\n"
-            "  --threads T   threads for compute, 1 to %d (default: $CELLGRAPH_THREADS, else all cores)\n"
+            "  --threads T   threads for compute, 1 to %d (default: $CELLGRAPH_THREADS, else all cores, fewer\n"
+            "                while other processes keep cores busy; results are the same for any count)\n"
             "  --version     print the version and exit\n"
             "  --help        print this help and exit\n"
             "\n"
@@ -128,6 +129,7 @@ int main(int argc, char **argv) {
         case OPT_THREADS:
             if (!cli_parse_int(NULL, "--threads", o.arg, 1, CG_MAX_THREADS, &threads)) return 2;
             if (cg_set_num_threads((int)threads) != CG_OK) return cli_fail();
+            setenv("CELLGRAPH_THREADS", o.arg, 1); /* the same as the variable: a fixed count (cli_threads) */
             break;
         case OPT_VERSION:
             printf("cellgraph %s\n", CG_VERSION);

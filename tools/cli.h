@@ -1,5 +1,5 @@
 /* Shared pieces of the command-line tool: defined in tools/cli.c (options, numbers, small helpers, opening
- * a checkpoint), tools/cache.c, tools/lock.c and tools/progress.c. The commands (tools/cmd_*.c) call only
+ * a checkpoint), tools/cache.c, tools/isolate.c, tools/lock.c, tools/progress.c and tools/threads.c. The commands (tools/cmd_*.c) call only
  * these and each other's entry points; tools/cellgraph.c holds main and the usage tables. */
 #ifndef CG_TOOLS_CLI_H
 #define CG_TOOLS_CLI_H
@@ -101,12 +101,46 @@ void cli_unlock(int fd);
 /* Seconds on the monotonic clock (timings printed by the commands). */
 double cli_now(void);
 
+/* Threads that follow the load (tools/threads.c). A busy machine is the normal case (issue 18 item 12):
+ * when other processes keep cores busy, a parallel region waits at its barrier for the thread the
+ * scheduler took off a core, so fewer threads finish sooner. cellgraph's results do not depend on the
+ * thread count (cellgraph/threads.h), so commands with long loops (train, eval, predict, screen) call
+ * cli_threads_adapt between steps or batches: it sets the thread count to the cores the other runnable
+ * tasks leave free (cg_num_procs - (cg_runnable_tasks - 1)), at least 1. The count of other tasks is the
+ * least of the last CLI_LOAD_SAMPLES readings, so that a task that runs for an instant does not take a
+ * thread away. Off (cli_threads_adapt does nothing) when the user fixed the count (--threads,
+ * $CELLGRAPH_THREADS, $OMP_NUM_THREADS) or chose a wait policy other than passive (OMP_WAIT_POLICY,
+ * GOMP_SPINCOUNT: spinning threads would count as load). */
+#define CLI_LOAD_SAMPLES 4
+typedef struct cli_threads {
+    bool follow;                    /* adapt at all */
+    int max;                        /* the most threads: every core (cg_num_procs) when following */
+    int others[CLI_LOAD_SAMPLES];   /* the last readings of other runnable tasks (ring) */
+    int n_samples;
+    int64_t n_adapt, sum_threads;   /* adapt calls and the thread counts they set (the mean used) */
+} cli_threads;
+/* Starts following the load, unless the count is fixed ($CELLGRAPH_THREADS, which --threads sets, or
+ * $OMP_NUM_THREADS) or the wait policy is not passive. */
+void cli_threads_init(cli_threads *t);
+/* Sets the thread count for the load now (no-op when not following). */
+void cli_threads_adapt(cli_threads *t);
+/* The mean thread count the adapt calls set (the current count when there were none). */
+double cli_threads_mean(const cli_threads *t);
+
+/* Runs fn(arg), which writes the file `path`, in a child process (fork) and waits for it. Drawing a PNG
+ * goes through PLplot, cairo, pango and fontconfig, which abort (GLib: "Error creating thread") or crash
+ * when memory or threads run out; in a child that costs the picture, never the command and its results.
+ * Returns CG_OK when fn did, else an error with fn's message or the signal the child died of; the
+ * temporary file of a child that died (PATH.tmp.<its pid>, cellgraph's naming) is removed. */
+cg_status cli_run_isolated(cg_status (*fn)(void *), void *arg, const char *path);
+
 /* Progress of long work (tools/progress.c): a bar on a terminal, else a line every 30 seconds, on
  * stderr. cli_progress is a cg_progress_fn; its ctx is a cli_progress_state set up by cli_progress_init. */
 typedef struct cli_progress_state {
     const char *what;
     double start, last;
     bool tty, shown;
+    cli_threads *threads; /* adapted at every call when not NULL (set by the command) */
 } cli_progress_state;
 void cli_progress_init(cli_progress_state *p, const char *what);
 void cli_progress(void *ctx, int64_t done, int64_t total);

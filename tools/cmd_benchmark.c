@@ -167,8 +167,10 @@ static void machine(char *buf, size_t len) {
     if (f) fclose(f);
     struct utsname u;
     uname(&u);
-    snprintf(buf, len, "%s, %ld cores, %d threads, %s %s", model, sysconf(_SC_NPROCESSORS_ONLN), cg_get_num_threads(),
-             u.sysname, u.release);
+    cli_threads threads;
+    cli_threads_init(&threads);
+    snprintf(buf, len, "%s, %ld cores, %s%d threads, %s %s", model, sysconf(_SC_NPROCESSORS_ONLN),
+             threads.follow ? "up to " : "", threads.max, u.sysname, u.release);
 }
 
 enum { OPT_MODELS = 256, OPT_SPLITS, OPT_SEEDS, OPT_OUT, OPT_RUNS, OPT_DATA, OPT_CONFIGS, OPT_QUICK, OPT_REPORT_ONLY };

@@ -146,6 +146,9 @@ int cmd_predict(int argc, char **argv) {
         s = cg_error(CG_ERR_NOMEM, "out of memory for %lld predictions", (long long)list.n);
     cli_progress_state prog;
     cli_progress_init(&prog, "predicting");
+    cli_threads threads; /* the thread count follows the machine's load (cli.h) */
+    cli_threads_init(&threads);
+    prog.threads = &threads;
     if (s == CG_OK) s = cg_model_predict_progress(&ctx, &m, &hg, list.geno, list.n, 32, mode, pred, cli_progress, &prog);
     if (s == CG_OK && output) {
         s = write_output(output, &list, g, pred, &info);

@@ -351,9 +351,11 @@ int cmd_screen(int argc, char **argv) {
     /* the perturbation path only for models that run on the graph (DANGO does not) */
     char path_txt[48] = "";
     if (m.type->uses_graph) snprintf(path_txt, sizeof path_txt, "%s path, ", cg_perturbation_path_name(mode));
-    printf("screen with %s: %lld genes (%s), order %d: %lld genotypes, %sbatch %lld, %d threads -> %s\n",
+    cli_threads threads; /* the thread count follows the machine's load (cli.h) */
+    cli_threads_init(&threads);
+    printf("screen with %s: %lld genes (%s), order %d: %lld genotypes, %sbatch %lld, %s%d threads -> %s\n",
            cg_model_title(&m), (long long)n, genes_file ? genes_file : metabolic ? "metabolic" : "all", order,
-           (long long)total, path_txt, (long long)batch, cg_get_num_threads(), output);
+           (long long)total, path_txt, (long long)batch, threads.follow ? "up to " : "", threads.max, output);
     fflush(stdout);
     const int64_t chunk = 4 * batch;
     geno = malloc((size_t)chunk * 3 * sizeof *geno);
@@ -384,6 +386,7 @@ int cmd_screen(int argc, char **argv) {
                 for (int r = q + 1; r < order; r++) pos[r] = pos[r - 1] + 1;
             }
         }
+        cli_threads_adapt(&threads);
         if (cg_model_predict_cached(&ctx, &m, &hg, geno, k, batch, mode, pred, NULL, NULL, &cache) != CG_OK) goto out;
         for (int64_t j = 0; j < k; j++) {
             for (int q = 0; q < order; q++) fprintf(f, "%s\t", cg_graph_node_name(g, CG_GENE, geno[3 * j + q]));

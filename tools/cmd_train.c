@@ -178,6 +178,9 @@ static cg_status report(cg_trainer *t, int which_split, const char *split_name, 
     char what[96];
     snprintf(what, sizeof what, "predicting the %s split", split_name);
     cli_progress_init(&prog, what);
+    cli_threads threads;
+    cli_threads_init(&threads);
+    prog.threads = &threads;
     t->progress = cli_progress, t->progress_ctx = &prog;
     if (n_ens == 0) {
         s = cg_trainer_predict_samples(t, samples, n, pred, NULL);
@@ -304,14 +307,39 @@ enum {
     OPT_MAX_MINUTES, OPT_MAX_STEPS, OPT_SEED, OPT_THREADS, OPT_CHECKPOINT
 };
 
+/* The PNGs of a run, drawn in a child process (cli_run_isolated) */
+typedef struct loss_plot {
+    const char *path;
+    const double *train, *val;
+    int n;
+    const char *title;
+} loss_plot;
+static cg_status draw_losses(void *arg) {
+    const loss_plot *p = arg;
+    return cg_plot_losses(p->path, p->train, p->val, p->n, p->title);
+}
+typedef struct scatter_plot {
+    const char *path;
+    const float *pred, *target;
+    int64_t n;
+    const char *label;
+    double pearson;
+} scatter_plot;
+static cg_status draw_scatter(void *arg) {
+    const scatter_plot *p = arg;
+    return cg_plot_scatter(p->path, p->pred, p->target, p->n, p->label, p->pearson);
+}
+
 /* pre-training progress: one line per epoch (a line that rewrites itself on a terminal) */
 typedef struct pretrain_progress {
     bool tty;
     double start, first, last;
+    cli_threads *threads; /* adapted after every epoch */
 } pretrain_progress;
 
 static void pretrain_report(int epoch, int epochs, double loss, void *arg) {
     pretrain_progress *p = arg;
+    cli_threads_adapt(p->threads);
     if (epoch == 1) p->first = loss;
     p->last = loss;
     if (p->tty)
@@ -380,7 +408,12 @@ int cmd_train(int argc, char **argv) {
     }
     cg_perturbation_choice pchoice = CG_PERTURB_AUTO;
     if (!cli_perturbation("train", perturbation, &pchoice)) return 2;
-    if (threads > 0 && cg_set_num_threads((int)threads) != CG_OK) return cli_fail();
+    if (threads > 0) {
+        if (cg_set_num_threads((int)threads) != CG_OK) return cli_fail();
+        char tv[24];
+        snprintf(tv, sizeof tv, "%lld", (long long)threads);
+        setenv("CELLGRAPH_THREADS", tv, 1); /* a fixed count (cli_threads) */
+    }
     if (config && (cg_model_config_load(config, &mc) != CG_OK || cg_train_config_load(config, &tc) != CG_OK))
         return cli_fail();
     if (epochs >= 0) tc.epochs = (int)epochs;
@@ -447,12 +480,15 @@ int cmd_train(int argc, char **argv) {
         snprintf(what, sizeof what, "%s%s%s perturbation", desc, desc[0] ? ", " : "", cg_perturbation_path_name(t.mode_train));
     else
         snprintf(what, sizeof what, "%s", desc);
+    cli_threads lt; /* the thread count follows the machine's load (cli.h) */
+    cli_threads_init(&lt);
+    cli_threads_adapt(&lt);
     printf("training %s (%s) on %lld training samples (%s split), "
-           "validating on %lld, batch %d, %d epochs%s; %lld parameters; %d threads\nrun: %s\n",
+           "validating on %lld, batch %d, %d epochs%s; %lld parameters; %s%d threads%s\nrun: %s\n",
            cg_model_title(&m), what, (long long)t.n_train,
            cg_split_kind_name(tc.split), (long long)t.n_val, tc.batch_size, tc.epochs,
-           tc.max_minutes > 0 ? " (time limit)" : "", (long long)cg_model_params(&m)->total, cg_get_num_threads(),
-           run_dir);
+           tc.max_minutes > 0 ? " (time limit)" : "", (long long)cg_model_params(&m)->total, lt.follow ? "up to " : "",
+           lt.max, lt.follow ? " (fewer while other processes keep cores busy)" : "", run_dir);
     fflush(stdout);
     {
         const bool tty = isatty(STDERR_FILENO);
@@ -467,7 +503,7 @@ int cmd_train(int argc, char **argv) {
             goto done_trainer;
         }
         if (!resume && m.type->pretrain) { /* a new run: the model's pre-training, before the first step */
-            pretrain_progress pp = {.tty = tty, .start = cli_now(), .first = NAN, .last = NAN};
+            pretrain_progress pp = {.tty = tty, .start = cli_now(), .first = NAN, .last = NAN, .threads = &lt};
             int pep = 0;
             if (m.type->pretrain(m.impl, tc.seed, pretrain_report, &pp, &pep) != CG_OK) {
                 fclose(mf);
@@ -501,6 +537,7 @@ int cmd_train(int argc, char **argv) {
             while (!epoch_done) {
                 float loss;
                 int64_t pos = t.epoch_pos;
+                cli_threads_adapt(&lt);
                 double step_start = cli_now();
                 if (cg_trainer_step(&t, &loss, &epoch_done) != CG_OK) {
                     fclose(mf);
@@ -535,6 +572,7 @@ int cmd_train(int argc, char **argv) {
             double val_loss = NAN;
             float *vpred = malloc(((size_t)t.n_val + 1) * CG_NUM_LABELS * sizeof *vpred);
             cg_metrics vm[CG_NUM_LABELS];
+            cli_threads_adapt(&lt);
             if (!vpred || cg_trainer_predict_samples(&t, t.val_idx, t.n_val, vpred, &val_loss) != CG_OK ||
                 cg_metrics_eval(&d, t.val_idx, t.n_val, vpred, vm) != CG_OK) {
                 free(vpred);
@@ -589,9 +627,9 @@ int cmd_train(int argc, char **argv) {
         }
         fclose(mf);
         if (run_steps > 0)
-            printf("training: %lld steps, %lld samples in %.1f s of steps (%.1f samples/s), %d threads\n",
+            printf("training: %lld steps, %lld samples in %.1f s of steps (%.1f samples/s), %.3g threads%s\n",
                    (long long)run_steps, (long long)run_samples, step_seconds, run_samples / fmax(step_seconds, 1e-9),
-                   cg_get_num_threads());
+                   cli_threads_mean(&lt), lt.follow ? " on average" : "");
         char ppath[4200];
         snprintf(ppath, sizeof ppath, "%s/loss.png", run_dir);
         char ptitle[128];
@@ -600,7 +638,8 @@ int cmd_train(int argc, char **argv) {
         double *train_hist = NULL, *val_hist = NULL;
         int n_hist = 0;
         if (read_loss_history(mpath, &train_hist, &val_hist, &n_hist) != CG_OK) goto done_trainer;
-        cg_status ps = n_hist > 0 ? cg_plot_losses(ppath, train_hist, val_hist, n_hist, ptitle) : CG_OK;
+        loss_plot lp = {ppath, train_hist, val_hist, n_hist, ptitle};
+        cg_status ps = n_hist > 0 ? cli_run_isolated(draw_losses, &lp, ppath) : CG_OK;
         free(train_hist);
         free(val_hist);
         if (ps != CG_OK)
@@ -635,7 +674,8 @@ int cmd_train(int argc, char **argv) {
             }
             char ppath[4200];
             snprintf(ppath, sizeof ppath, "%s/test_%s.png", run_dir, cg_label_name(k));
-            if (c > 1 && cg_plot_scatter(ppath, pk, target, c, cg_label_name(k), tm[k].pearson) != CG_OK)
+            scatter_plot sp = {ppath, pk, target, c, cg_label_name(k), tm[k].pearson};
+            if (c > 1 && cli_run_isolated(draw_scatter, &sp, ppath) != CG_OK)
                 fprintf(stderr, "cellgraph: warning: %s\n", cg_last_error());
         }
         free(target);

@@ -11,10 +11,12 @@ void cli_progress_init(cli_progress_state *p, const char *what) {
     p->start = p->last = cli_now();
     p->tty = isatty(STDERR_FILENO);
     p->shown = false;
+    p->threads = NULL;
 }
 
 void cli_progress(void *ctx, int64_t done, int64_t total) {
     cli_progress_state *p = ctx;
+    if (p->threads) cli_threads_adapt(p->threads);
     const double now = cli_now(), el = now - p->start;
     if (total <= 0) return;
     const double rate = done / fmax(el, 1e-9), eta = (total - done) / fmax(rate, 1e-9);

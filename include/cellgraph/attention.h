@@ -47,12 +47,11 @@
  *
  * Kernels follow cellgraph/ops.h: forward/backward pairs on raw pointers, backward ACCUMULATES (+=) into
  * its gradient outputs, a NULL gradient pointer is skipped; no allocation, no failure, no shape checks
- * (the recorded ops below validate). cg_bmm goes through OpenBLAS sgemm; the tile products of
+ * (the recorded ops below validate). cg_bmm goes through cg_gemm (cellgraph/ops.h); the tile products of
  * cg_attention are plain loops (a per-tile sgemm call costs more than the product for small sets).
  * Determinism: every output element is written by one work item of a fixed partition and summed in a
- * fixed order, so results are bitwise reproducible for a given thread count. The softmax, head-layout
- * and attention kernels do not depend on the thread count at all (tests/test_attention.c checks 1 vs 2
- * threads); cg_bmm does for large products, through OpenBLAS's threaded sgemm.
+ * fixed order, so no kernel's result depends on the thread count (tests/test_attention.c checks 1 vs 2
+ * threads).
  */
 #ifndef CELLGRAPH_ATTENTION_H
 #define CELLGRAPH_ATTENTION_H

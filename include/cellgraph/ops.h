@@ -5,9 +5,9 @@
  * All float arrays are row-major float32. Every backward ACCUMULATES (+=) into its gradient outputs;
  * a NULL gradient pointer means "not needed" and is skipped. Kernels do not allocate, do not fail and
  * do not check shapes: the recorded ops of cellgraph/autograd.h validate before calling them.
- * Parallel loops use OpenMP; every float reduction has a fixed partition (results depend on the thread
- * count of neither the forward nor the backward kernels, except BLAS sgemm, which is deterministic for a
- * given thread count).
+ * Parallel loops use OpenMP; every float reduction has a fixed partition, and matrix products go through
+ * cg_gemm, so no kernel's result depends on the thread count (bitwise; tests/test_gemm.c and the
+ * training runs of tests/test_threads.c check 1, 2 and 3 threads).
  */
 #ifndef CELLGRAPH_OPS_H
 #define CELLGRAPH_OPS_H
@@ -31,14 +31,33 @@ typedef struct cg_csr {
 
 /* ---------------------------------------------------------------- matrix product (OpenBLAS sgemm) */
 
+/* Tiles of C computed by one sgemm call each, and the inner-dimension chunk and largest C of a split
+ * product (see cg_gemm). Part of the numerics: changing one changes results in the last bits. */
+#define CG_GEMM_TILE_M 64
+#define CG_GEMM_TILE_N 128
+#define CG_GEMM_CHUNK_K 1024
+#define CG_GEMM_SMALL_C 16384
+
+/* C[m,n] = alpha op(A) op(B) + beta C (BLAS sgemm semantics: row-major, leading dimensions lda, ldb, ldc;
+ * op(A) [m,k] is A or, when ta, A^T of A [k,m]; op(B) [k,n] likewise; beta = 0 never reads C).
+ * The same for any thread count: OpenBLAS runs single-threaded, and cellgraph's threads share a fixed
+ * partition. A product with a small C (m n <= CG_GEMM_SMALL_C) and a long inner dimension
+ * (k >= 2 CG_GEMM_CHUNK_K: a weight gradient summed over every node) is split along k into chunks of
+ * CG_GEMM_CHUNK_K, each chunk's product in float, the chunks added in double in order; any other product
+ * is split into CG_GEMM_TILE_M x CG_GEMM_TILE_N tiles of C, one sgemm each. k = 0 or alpha = 0 gives
+ * beta C. Called inside a parallel region it runs the same partition on the calling thread. */
+void cg_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *A, int64_t lda,
+             const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
 /* C[M,N] = op(A) @ op(B) + bias (bias [N] broadcast over rows, may be NULL).
  * op(A) is [M,K]: A is [M,K], or [K,M] when transA. op(B) is [K,N]: B is [K,N], or [N,K] when transB.
  * PyTorch nn.Linear is transB = true with B = weight [out, in]. */
 void cg_matmul_forward(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N,
                        int64_t K, bool transA, bool transB);
 /* dA (shape of A) += dC op(B)^T (transposed back), dB += op(A)^T dC (likewise), dbias[N] += column sums
- * of dC. When B is small (N*K <= 16384) and M large, dB is reduced over fixed chunks of 4096 rows with
- * the chunk results added in double (weight gradients summed over every node of a batch). */
+ * of dC. Products through cg_gemm: when B is small (N*K <= CG_GEMM_SMALL_C) and M long, dB is reduced
+ * over chunks of CG_GEMM_CHUNK_K rows with the chunk results added in double (weight gradients summed
+ * over every node of a batch). */
 void cg_matmul_backward(float *dA, float *dB, float *dbias, const float *dC, const float *A, const float *B,
                         int64_t M, int64_t N, int64_t K, bool transA, bool transB);
 

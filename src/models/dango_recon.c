@@ -1,12 +1,12 @@
 /* DANGO's reconstruction of the networks (cellgraph/dango.h): the weighted sparse MSE op, the
  * reconstruction loss, the auxiliary training loss, and pre-training. */
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cellgraph/autograd.h"
 #include "cellgraph/dango.h"
+#include "cellgraph/ops.h"
 #include "cellgraph/optim.h"
 #include "cellgraph/rng.h"
 
@@ -176,11 +176,9 @@ static void recon_mse_bw(const cg_tape_entry *e) {
             v[d] += kneg[i] * S[i * D + d];
         }
     if (dW) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)D, (int)r, 1.0f, sv->KS, (int)D, S, (int)D, 0.0f,
-                    sv->M, (int)D);
+        cg_gemm(true, false, D, D, r, 1.0f, sv->KS, D, S, D, 0.0f, sv->M, D);
         /* dW [C, D] += W M */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)C, (int)D, (int)D, 1.0f, W, (int)D, sv->M, (int)D, 1.0f,
-                    dW, (int)D);
+        cg_gemm(false, false, C, D, D, 1.0f, W, D, sv->M, D, 1.0f, dW, D);
     }
 #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < C; c++) {
@@ -250,10 +248,9 @@ cg_tensor *cg_dango_recon_mse(cg_ctx *ctx, const cg_dango *m, int g, cg_tensor *
     if (!out || !Gm || !SG || !u || !row || !qc || !qa || !qp)
         return cg_ctx_fail(ctx, CG_ERR_NOMEM, "dango recon mse: out of memory");
     /* G = W^T W, u = W^T b, SG = S G */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)D, (int)C, 1.0f, W, (int)D, W, (int)D, 0.0f, Gm, (int)D);
-    cblas_sgemv(CblasRowMajor, CblasTrans, (int)C, (int)D, 1.0f, W, (int)D, b, 1, 0.0f, u, 1);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)r, (int)D, (int)D, 1.0f, Sf, (int)D, Gm, (int)D, 0.0f, SG,
-                (int)D);
+    cg_gemm(true, false, D, D, C, 1.0f, W, D, W, D, 0.0f, Gm, D);
+    cg_gemm(true, false, D, 1, C, 1.0f, W, D, b, 1, 0.0f, u, 1);
+    cg_gemm(false, false, r, D, D, 1.0f, Sf, D, Gm, D, 0.0f, SG, D);
     const double bb = dot_f(b, b, C), lambda = m->cfg.recon_weights[g];
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < r; i++) {

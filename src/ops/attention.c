@@ -1,8 +1,8 @@
 /* Dense attention kernels (cellgraph/attention.h): batched matrix product, masked softmax, head layout,
  * and the tiled (FlashAttention-style) scaled dot-product attention. */
 #include "cellgraph/attention.h"
+#include "cellgraph/ops.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -10,25 +10,10 @@
 #define BQ CG_ATTN_BLOCK_Q
 #define BK CG_ATTN_BLOCK_K
 
-/* per-matrix work (M*N*K) up to which cg_bmm runs its batch in parallel, one single-threaded sgemm each */
+/* per-matrix work (M*N*K) up to which cg_bmm runs its batch in parallel, one cg_gemm (on its thread) each */
 #define CG_BMM_SMALL ((int64_t)1 << 18)
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-
-/* C[m,n] = alpha op(A) op(B) + beta C, row-major with leading dimensions lda/ldb/ldc; empty sizes are
- * handled here (BLAS rejects a zero leading dimension). */
-static void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *A, int64_t lda,
-                 const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
-    if (m == 0 || n == 0) return;
-    if (k == 0) {
-        if (beta == 1.0f) return;
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
-        return;
-    }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
-                (int)k, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
-}
 
 /* ------------------------------------------------------------------ batched matrix product */
 
@@ -38,7 +23,7 @@ void cg_bmm_forward(float *C, const float *A, const float *B, int64_t batch, int
     const bool par = batch > 1 && M * N * K <= CG_BMM_SMALL;
 #pragma omp parallel for schedule(static) if (par)
     for (int64_t b = 0; b < batch; b++)
-        gemm(transA, transB, M, N, K, 1.0f, A + b * M * K, lda, B + b * K * N, ldb, 0.0f, C + b * M * N, N);
+        cg_gemm(transA, transB, M, N, K, 1.0f, A + b * M * K, lda, B + b * K * N, ldb, 0.0f, C + b * M * N, N);
 }
 
 void cg_bmm_backward(float *dA, float *dB, const float *dC, const float *A, const float *B, int64_t batch,
@@ -51,16 +36,16 @@ void cg_bmm_backward(float *dA, float *dB, const float *dC, const float *A, cons
         if (dA) {
             float *dAb = dA + b * M * K;
             if (!transA) /* dA[M,K] += dC[M,N] op(B)^T */
-                gemm(false, !transB, M, K, N, 1.0f, dCb, N, Bb, ldb, 1.0f, dAb, K);
+                cg_gemm(false, !transB, M, K, N, 1.0f, dCb, N, Bb, ldb, 1.0f, dAb, K);
             else /* dA[K,M] += op(B)[K,N] dC^T */
-                gemm(transB, true, K, M, N, 1.0f, Bb, ldb, dCb, N, 1.0f, dAb, M);
+                cg_gemm(transB, true, K, M, N, 1.0f, Bb, ldb, dCb, N, 1.0f, dAb, M);
         }
         if (dB) {
             float *dBb = dB + b * K * N;
             if (!transB) /* dB[K,N] += op(A)^T dC */
-                gemm(!transA, false, K, N, M, 1.0f, Ab, lda, dCb, N, 1.0f, dBb, N);
+                cg_gemm(!transA, false, K, N, M, 1.0f, Ab, lda, dCb, N, 1.0f, dBb, N);
             else /* dB[N,K] += dC^T op(A) */
-                gemm(true, transA, N, K, M, 1.0f, dCb, N, Ab, lda, 1.0f, dBb, K);
+                cg_gemm(true, transA, N, K, M, 1.0f, dCb, N, Ab, lda, 1.0f, dBb, K);
         }
     }
 }
