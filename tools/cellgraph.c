@@ -128,8 +128,7 @@ int main(int argc, char **argv) {
         switch (c) {
         case OPT_THREADS:
             if (!cli_parse_int(NULL, "--threads", o.arg, 1, CG_MAX_THREADS, &threads)) return 2;
-            if (cg_set_num_threads((int)threads) != CG_OK) return cli_fail();
-            setenv("CELLGRAPH_THREADS", o.arg, 1); /* the same as the variable: a fixed count (cli_threads) */
+            if (cli_threads_fix((int)threads) != 0) return 1;
             break;
         case OPT_VERSION:
             printf("cellgraph %s\n", CG_VERSION);

@@ -122,6 +122,9 @@ typedef struct cli_threads {
 /* Starts following the load, unless the count is fixed ($CELLGRAPH_THREADS, which --threads sets, or
  * $OMP_NUM_THREADS) or the wait policy is not passive. */
 void cli_threads_init(cli_threads *t);
+/* Fixes the thread count at n (--threads): sets it and exports $CELLGRAPH_THREADS, so that no
+ * cli_threads follows the load. Returns 0, or 1 after printing the error. */
+int cli_threads_fix(int n);
 /* Sets the thread count for the load now (no-op when not following). */
 void cli_threads_adapt(cli_threads *t);
 /* The mean thread count the adapt calls set (the current count when there were none). */

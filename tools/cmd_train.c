@@ -408,12 +408,7 @@ int cmd_train(int argc, char **argv) {
     }
     cg_perturbation_choice pchoice = CG_PERTURB_AUTO;
     if (!cli_perturbation("train", perturbation, &pchoice)) return 2;
-    if (threads > 0) {
-        if (cg_set_num_threads((int)threads) != CG_OK) return cli_fail();
-        char tv[24];
-        snprintf(tv, sizeof tv, "%lld", (long long)threads);
-        setenv("CELLGRAPH_THREADS", tv, 1); /* a fixed count (cli_threads) */
-    }
+    if (threads > 0 && cli_threads_fix((int)threads) != 0) return 1;
     if (config && (cg_model_config_load(config, &mc) != CG_OK || cg_train_config_load(config, &tc) != CG_OK))
         return cli_fail();
     if (epochs >= 0) tc.epochs = (int)epochs;

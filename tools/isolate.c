@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cellgraph/safetensors.h"
 #include "cli.h"
 
 cg_status cli_run_isolated(cg_status (*fn)(void *), void *arg, const char *path) {
@@ -37,15 +38,11 @@ cg_status cli_run_isolated(cg_status (*fn)(void *), void *arg, const char *path)
     close(fds[1]);
     char msg[1024];
     size_t len = 0;
-    for (;;) {
+    while (len < sizeof msg - 1) { /* the rest of a longer message is dropped */
         const ssize_t r = read(fds[0], msg + len, sizeof msg - 1 - len);
-        if (r > 0 && len + (size_t)r < sizeof msg - 1) {
-            len += (size_t)r;
-            continue;
-        }
-        if (r > 0) len += (size_t)r; /* full: the rest is dropped */
-        if (r < 0 && errno == EINTR) continue;
-        break;
+        if (r > 0) len += (size_t)r;
+        else if (r < 0 && errno == EINTR) continue;
+        else break;
     }
     msg[len] = '\0';
     close(fds[0]);
@@ -53,10 +50,7 @@ cg_status cli_run_isolated(cg_status (*fn)(void *), void *arg, const char *path)
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR) return cg_error(CG_ERR_STATE, "%s: waitpid failed: %s", path, strerror(errno));
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return CG_OK;
-    /* the child's temporary file (PATH.tmp.<its pid>), when it died before removing it */
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)pid);
-    unlink(tmp);
+    cg_remove_stale_temps(path); /* the child's PATH.tmp.<pid>, when it died before removing it */
     if (WIFSIGNALED(st))
         return cg_error(CG_ERR_STATE, "%s: the process drawing it died of signal %d (%s)", path, WTERMSIG(st),
                         strsignal(WTERMSIG(st)));

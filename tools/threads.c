@@ -1,4 +1,5 @@
 /* Threads that follow the load (cli.h, cli_threads). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -9,6 +10,14 @@
 static bool env_set(const char *name) {
     const char *v = getenv(name);
     return v && *v;
+}
+
+int cli_threads_fix(int n) {
+    if (cg_set_num_threads(n) != CG_OK) return cli_fail();
+    char v[16];
+    snprintf(v, sizeof v, "%d", n);
+    setenv("CELLGRAPH_THREADS", v, 1);
+    return 0;
 }
 
 void cli_threads_init(cli_threads *t) {

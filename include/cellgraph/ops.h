@@ -6,8 +6,8 @@
  * a NULL gradient pointer means "not needed" and is skipped. Kernels do not allocate, do not fail and
  * do not check shapes: the recorded ops of cellgraph/autograd.h validate before calling them.
  * Parallel loops use OpenMP; every float reduction has a fixed partition, and matrix products go through
- * cg_gemm, so no kernel's result depends on the thread count (bitwise; tests/test_gemm.c and the
- * training runs of tests/test_threads.c check 1, 2 and 3 threads).
+ * cg_gemm, so no kernel's result depends on the thread count (bitwise; tests/test_determinism.c checks
+ * cg_gemm on 1, 2 and 3 threads and whole training runs on 1 and 2).
  */
 #ifndef CELLGRAPH_OPS_H
 #define CELLGRAPH_OPS_H

@@ -7,14 +7,18 @@
 
 void openblas_set_num_threads(int num_threads);
 
+/* OpenBLAS itself stays single-threaded (cg_gemm runs its calls on cellgraph's threads), OpenMP at n:
+ * OpenBLAS first, because its OpenMP build sets the OpenMP thread count to its own. */
+static void set_threads(int n) {
+    openblas_set_num_threads(1);
+    omp_set_num_threads(n);
+}
+
 cg_status cg_set_num_threads(int n) {
     if (n < 1 || n > CG_MAX_THREADS)
         return cg_error(CG_ERR_INVALID_ARG, "threads: %d is not a thread count (1..%d)", n, CG_MAX_THREADS);
     const int before = omp_get_max_threads();
-    /* OpenBLAS itself stays single-threaded (cg_gemm runs its calls on cellgraph's threads): set first,
-     * because OpenBLAS's OpenMP build sets the OpenMP thread count to its own */
-    openblas_set_num_threads(1);
-    omp_set_num_threads(n);
+    set_threads(n);
     return n > before ? cg_blas_prepare() : CG_OK; /* the new threads' BLAS buffers */
 }
 
@@ -25,11 +29,10 @@ int cg_num_procs(void) { return omp_get_num_procs(); }
 int cg_runnable_tasks(void) {
     FILE *f = fopen("/proc/loadavg", "r");
     if (!f) return -1;
-    double load[3];
-    long running = -1, total = 0;
-    const int n = fscanf(f, "%lf %lf %lf %ld/%ld", &load[0], &load[1], &load[2], &running, &total);
+    long running = -1; /* "0.50 0.40 0.30 2/345 12345": the 2 */
+    const int n = fscanf(f, "%*f %*f %*f %ld/", &running);
     fclose(f);
-    return n == 5 && running >= 1 && running <= 1000000 ? (int)running : -1;
+    return n == 1 && running >= 1 && running <= 1000000 ? (int)running : -1;
 }
 
 cg_status cg_threads_from_env(void) {
@@ -59,8 +62,7 @@ void blas_memory_free(void *buffer);
 cg_status cg_blas_prepare(void) {
     enum { N = 192 };
     const int n = omp_get_max_threads();
-    openblas_set_num_threads(1); /* as in cg_set_num_threads: never threaded by OpenBLAS */
-    omp_set_num_threads(n);
+    set_threads(n); /* never threaded by OpenBLAS, also when nothing called cg_set_num_threads */
     int bad = 0;
 #pragma omp parallel reduction(+ : bad)
     {

@@ -1,7 +1,6 @@
 /* Matrix product (cg_gemm), and column sums for bias gradients. */
 #include "cellgraph/ops.h"
 
-
 void cg_matmul_forward(float *C, const float *A, const float *B, const float *bias, int64_t M, int64_t N,
                        int64_t K, bool transA, bool transB) {
     if (M == 0 || N == 0) return;
